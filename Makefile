@@ -1,0 +1,30 @@
+# MBT: the two commands are `make run` and `make test`; everything else is a helper.
+SHELL := /bin/bash
+PY := .venv/bin/python
+
+.PHONY: setup run stop test lint migrate migrate-status bench
+
+setup:  ## install everything MBT needs (idempotent)
+	@scripts/setup.sh
+
+run: setup  ## the whole stack on this machine; Ctrl-C stops it
+	@$(PY) -m mbtctl run
+
+stop:  ## stop everything `make run` started
+	@$(PY) -m mbtctl stop
+
+test: setup  ## lint and the whole test suite against a fresh, real stack
+	@scripts/test.sh
+
+lint: setup  ## sqlfluff (SQL) and ruff (Python); plpgsql_check runs in the test suite
+	@.venv/bin/sqlfluff lint sql/
+	@.venv/bin/ruff check .
+
+migrate: setup  ## apply pending migrations, then re-apply functions and policies
+	@$(PY) -m mbtctl migrate
+
+migrate-status: setup  ## list applied and pending migrations
+	@$(PY) -m mbtctl migrate-status
+
+bench: setup  ## the performance report (bench/report.md)
+	@$(PY) -m bench

@@ -1,0 +1,180 @@
+-- MBT gateway: runs in nginx (lua-nginx-module, LuaJIT) before every request is proxied.
+--  1. authenticates: the access JWT from "Authorization: Bearer" or the mbt_access cookie, HS256
+--     verified here (HMAC from the OpenSSL that nginx links, through the FFI), expiry checked;
+--  2. counts the request against the caller's budget for its tier (per user), or the per-address
+--     budget for anonymous callers, in a shared-memory zone that every nginx worker sees;
+--  3. answers 401 / 429 itself in MBT's error shape, and puts X-RateLimit-* on every response.
+-- Revocation is checked behind it: PostgREST's pre-request hook and the sessions service both look
+-- the session up on every request.
+local ffi = require "ffi"
+local bit = require "bit"
+local cjson = require "cjson.safe"
+
+ffi.cdef [[
+const void *EVP_sha256(void);
+unsigned char *HMAC(const void *evp_md, const void *key, int key_len,
+                    const unsigned char *d, size_t n, unsigned char *md, unsigned int *md_len);
+]]
+
+local M = {}
+local WINDOW = 60 -- seconds: budgets are requests per minute
+local secret
+local limits = {}
+local md_buf = ffi.new("unsigned char[32]")
+local md_len = ffi.new("unsigned int[1]")
+
+-- session endpoints that work without a valid access token (a stale one is ignored there)
+local anonymous_ok = {
+    ["/api/sessions/signup"] = true,
+    ["/api/sessions/login"] = true,
+    ["/api/sessions/refresh"] = true,
+    ["/api/sessions/health"] = true,
+}
+
+function M.init()
+    secret = os.getenv("MBT_JWT_SECRET")
+    assert(secret and #secret >= 32, "MBT_JWT_SECRET must be set (at least 32 characters)")
+    limits = {
+        free = tonumber(os.getenv("MBT_RATE_FREE")) or 60,
+        pro = tonumber(os.getenv("MBT_RATE_PRO")) or 600,
+        pro_plus = tonumber(os.getenv("MBT_RATE_PRO_PLUS")) or 3000,
+        anonymous = tonumber(os.getenv("MBT_RATE_ANONYMOUS")) or 60,
+    }
+end
+
+local function hmac_sha256(key, data)
+    ffi.C.HMAC(ffi.C.EVP_sha256(), key, #key, data, #data, md_buf, md_len)
+    return ffi.string(md_buf, md_len[0])
+end
+
+local function b64url_decode(s)
+    s = s:gsub("-", "+"):gsub("_", "/")
+    local pad = #s % 4
+    if pad > 0 then
+        s = s .. string.rep("=", 4 - pad)
+    end
+    return ngx.decode_base64(s)
+end
+
+local function same(a, b)
+    if #a ~= #b then
+        return false
+    end
+    local diff = 0
+    for i = 1, #a do
+        diff = bit.bor(diff, bit.bxor(a:byte(i), b:byte(i)))
+    end
+    return diff == 0
+end
+
+-- the claims of a valid token, or nil and the reason
+local function verify(token)
+    local h, p, s = token:match("^([%w_-]+)%.([%w_-]+)%.([%w_-]+)$")
+    if not h then
+        return nil, "the token is not a JWT"
+    end
+    local header = cjson.decode(b64url_decode(h) or "")
+    if type(header) ~= "table" or header.alg ~= "HS256" then
+        return nil, "the token's algorithm is not HS256"
+    end
+    local signature = b64url_decode(s)
+    if not signature or not same(hmac_sha256(secret, h .. "." .. p), signature) then
+        return nil, "the token's signature is not valid"
+    end
+    local claims = cjson.decode(b64url_decode(p) or "")
+    if type(claims) ~= "table" or type(claims.sub) ~= "string" then
+        return nil, "the token carries no user"
+    end
+    if type(claims.exp) ~= "number" or claims.exp <= ngx.time() then
+        return nil, "the token has expired"
+    end
+    return claims
+end
+
+local function send_error(status, code, message, details, hint)
+    ngx.status = status
+    ngx.header["Content-Type"] = "application/json; charset=utf-8"
+    ngx.say(cjson.encode({ code = code, message = message, details = details or cjson.null, hint = hint or cjson.null }))
+    return ngx.exit(status)
+end
+
+local function bearer_token()
+    local auth = ngx.var.http_authorization
+    if auth then
+        local token = auth:match("^[Bb]earer%s+(%S+)%s*$")
+        if token then
+            return token, "header"
+        end
+    end
+    local cookie = ngx.var.cookie_mbt_access
+    if cookie and cookie ~= "" then
+        return cookie, "cookie"
+    end
+    return nil
+end
+
+-- count one request for key in its 60 s window (the window opens with the key's first request)
+local function count(key, limit)
+    local dict = ngx.shared.mbt_rate
+    local n = dict:incr(key, 1, 0, WINDOW)
+    local now = ngx.now()
+    local opened = dict:get(key .. "|t")
+    if n == 1 or not opened then
+        opened = now
+        dict:set(key .. "|t", now, WINDOW)
+    end
+    local reset = math.ceil(opened + WINDOW)
+    local ctx = ngx.ctx
+    ctx.rate_limit, ctx.rate_remaining, ctx.rate_reset = limit, math.max(limit - n, 0), reset
+    return n <= limit, math.max(reset - math.floor(now), 1)
+end
+
+function M.access()
+    if ngx.req.is_internal() then
+        return
+    end
+    local token, source = bearer_token()
+    local claims, why
+    if token then
+        claims, why = verify(token)
+        if not claims and not anonymous_ok[ngx.var.uri] then
+            return send_error(401, "MBA08", "Your access token is not valid: " .. why .. ".", why,
+                "Refresh it (POST /api/sessions/refresh) or log in again (POST /api/sessions/login).")
+        end
+    end
+
+    local key, limit, who
+    if claims then
+        who = claims.tier or "free"
+        limit = limits[who] or limits.free
+        key = "u:" .. claims.sub
+        if source == "cookie" then
+            ngx.req.set_header("Authorization", "Bearer " .. token)
+        end
+    else
+        who = "anonymous"
+        limit = limits.anonymous
+        key = "a:" .. ngx.var.remote_addr
+    end
+
+    local allowed, retry_after = count(key, limit)
+    if not allowed then
+        ngx.header["Retry-After"] = retry_after
+        return send_error(429, "MBR01",
+            string.format("Rate limit reached: %d requests a minute for %s callers.", limit, who),
+            string.format("limit = %d per minute; retry after %d s", limit, retry_after),
+            who == "anonymous" and "Log in: signed-in callers get a budget of their own."
+                or "Wait for the reset, or upgrade your tier for a larger budget.")
+    end
+end
+
+function M.header_filter()
+    local ctx = ngx.ctx
+    if ctx.rate_limit then
+        ngx.header["X-RateLimit-Limit"] = ctx.rate_limit
+        ngx.header["X-RateLimit-Remaining"] = ctx.rate_remaining
+        ngx.header["X-RateLimit-Reset"] = ctx.rate_reset
+    end
+end
+
+return M

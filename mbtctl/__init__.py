@@ -1,0 +1,1 @@
+"""mbtctl: set up, run and migrate an MBT stack (cluster, PostgREST, sessions service, nginx gateway)."""

@@ -1,0 +1,85 @@
+"""python -m mbtctl run | stop | migrate | migrate-status | deploy"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+
+import psycopg
+
+from . import cluster, migrate, services, stack
+from .config import Config
+
+
+def cmd_run(cfg: Config) -> int:
+    applied = stack.up(cfg)
+    for m in applied:
+        print(f"applied migration {m.filename}")
+    url = cfg.base_url
+    print(f"\nMBT is up: {url}/api/  (OpenAPI at {url}/api/, sessions API docs at {url}/api/sessions/docs)")
+    print("Try it:\n"
+          f"  curl -s -X POST {url}/api/sessions/signup -H 'Content-Type: application/json' "
+          "-d '{\"email\":\"you@example.com\",\"password\":\"correct horse battery\"}'")
+    print("  then: curl -s " + url + "/api/account -H 'Authorization: Bearer <access_token>'")
+    print("\nCtrl-C (or make stop) stops everything this started.", flush=True)
+    done = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: done.set())
+    while not done.wait(1.0):
+        dead = [name for name in services.SERVICES if services.pid_of(cfg, name) is None]
+        if dead:
+            print(f"{', '.join(dead)} stopped unexpectedly; see {cfg.log_dir}", file=sys.stderr)
+            break
+    print("stopping: " + ", ".join(stack.down(cfg)))
+    return 0
+
+
+def cmd_stop(cfg: Config) -> int:
+    stopped = stack.down(cfg)
+    print("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
+    return 0
+
+
+def cmd_migrate(cfg: Config) -> int:
+    cluster.init(cfg)
+    cluster.start(cfg)
+    try:
+        applied = migrate.upgrade(cfg)
+    except migrate.MigrationError as exc:
+        print(f"migrate: {exc}", file=sys.stderr)
+        return 1
+    print("\n".join(f"applied {m.filename}" for m in applied) or "no pending migrations")
+    print("functions and policies re-applied")
+    return 0
+
+
+def cmd_status(cfg: Config) -> int:
+    cluster.init(cfg)
+    cluster.start(cfg)
+    migrate.ensure_database(cfg)
+    with psycopg.connect(cfg.dsn()) as conn:
+        states = migrate.status(conn)
+    bad = False
+    for s in states:
+        mark = "applied " + s.applied_at.strftime("%Y-%m-%d %H:%M:%S UTC") if s.applied_at else "pending"
+        print(f"{s.version:04d}_{s.name:<40} {mark}")
+        if s.problem:
+            bad = True
+            print(f"  !! {s.problem}")
+    return 1 if bad else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="mbtctl")
+    parser.add_argument("command", choices=["run", "stop", "migrate", "migrate-status", "deploy"])
+    args = parser.parse_args(argv)
+    cfg = Config.from_env()
+    if args.command == "deploy":
+        return cmd_migrate(cfg)
+    return {"run": cmd_run, "stop": cmd_stop, "migrate": cmd_migrate, "migrate-status": cmd_status}[args.command](cfg)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,93 @@
+"""The local PostgreSQL 15 cluster: data directory under the project, a project port, and the
+unprivileged run user when we are root (PostgreSQL refuses to run as root)."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+
+import psycopg
+
+from .config import PG_BIN, Config
+from .procs import give_to_run_user, run_as_user, tail
+
+
+class ClusterError(RuntimeError):
+    pass
+
+
+def _settings(cfg: Config) -> str:
+    lines = [
+        "# --- MBT settings (written by mbtctl) ---",
+        "listen_addresses = '127.0.0.1'",
+        f"port = {cfg.pg_port}",
+        f"unix_socket_directories = '{cfg.run_dir}'",
+        "unix_socket_permissions = 0770",
+        "max_connections = 300",
+        "shared_buffers = 512MB",
+        "work_mem = 16MB",
+        "timezone = 'UTC'",
+        "log_timezone = 'UTC'",
+        "log_min_messages = warning",
+        "log_min_error_statement = panic",
+        "jit = off",
+    ]
+    if cfg.fast_unsafe_cluster:
+        lines += ["fsync = off", "synchronous_commit = off", "full_page_writes = off"]
+    return "\n".join(lines) + "\n"
+
+
+def init(cfg: Config) -> bool:
+    """initdb once; returns True when it created the cluster."""
+    give_to_run_user(cfg, cfg.data_dir, cfg.run_dir, cfg.log_dir)
+    if (cfg.pg_data / "PG_VERSION").exists():
+        return False
+    give_to_run_user(cfg, cfg.pg_data)
+    run_as_user(cfg, [
+        str(PG_BIN / "initdb"), "-D", str(cfg.pg_data), "--username=postgres", "--encoding=UTF8",
+        "--locale=C.UTF-8", "--auth-local=trust", "--auth-host=scram-sha-256",
+    ])
+    with open(cfg.pg_data / "postgresql.conf", "a") as conf:
+        conf.write(_settings(cfg))
+    return True
+
+
+def is_running(cfg: Config) -> bool:
+    try:
+        run_as_user(cfg, [str(PG_BIN / "pg_ctl"), "-D", str(cfg.pg_data), "status"])
+        return True
+    except subprocess.CalledProcessError:
+        return False
+
+
+def start(cfg: Config) -> None:
+    if is_running(cfg):
+        return
+    logfile = cfg.log_dir / "postgresql.log"
+    try:
+        run_as_user(cfg, [
+            str(PG_BIN / "pg_ctl"), "-D", str(cfg.pg_data), "-l", str(logfile), "-w", "-t", "60",
+            "-o", f"-p {cfg.pg_port} -k {cfg.run_dir}", "start",
+        ])
+    except subprocess.CalledProcessError as exc:
+        raise ClusterError(f"PostgreSQL did not start:\n{exc.stdout}{exc.stderr}\n{tail(logfile)}") from exc
+    wait_ready(cfg)
+
+
+def wait_ready(cfg: Config, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with psycopg.connect(cfg.dsn(dbname="postgres"), connect_timeout=2):
+                return
+        except psycopg.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+def stop(cfg: Config) -> bool:
+    if not (cfg.pg_data / "PG_VERSION").exists() or not is_running(cfg):
+        return False
+    run_as_user(cfg, [str(PG_BIN / "pg_ctl"), "-D", str(cfg.pg_data), "-m", "fast", "-w", "stop"])
+    return True

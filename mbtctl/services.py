@@ -1,0 +1,122 @@
+"""The stack's services: PostgREST, the sessions service and the nginx gateway."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+import urllib.error
+import urllib.request
+
+from .config import PROJECT_ROOT, Config
+from .procs import give_to_run_user, pid_of, spawn, stop, tail
+
+POSTGREST_BIN = PROJECT_ROOT / ".tools" / "postgrest"
+GATEWAY_DIR = PROJECT_ROOT / "gateway"
+SERVICES = ("postgrest", "sessions", "gateway")  # start order; stopped in reverse
+
+
+class ServiceError(RuntimeError):
+    pass
+
+
+def _secret_env(cfg: Config) -> dict[str, str]:
+    limits = cfg.rate_limits
+    return {
+        "MBT_JWT_SECRET": cfg.jwt_secret(),
+        "MBT_RATE_FREE": str(limits.free),
+        "MBT_RATE_PRO": str(limits.pro),
+        "MBT_RATE_PRO_PLUS": str(limits.pro_plus),
+        "MBT_RATE_ANONYMOUS": str(limits.anonymous),
+    }
+
+
+def postgrest_env(cfg: Config) -> dict[str, str]:
+    """PostgREST is configured entirely through PGRST_* variables (nothing secret on disk)."""
+    return {
+        "PGRST_DB_URI": f"postgresql:///{cfg.db_name}?host={cfg.run_dir}&port={cfg.pg_port}&user=authenticator",
+        "PGRST_DB_SCHEMAS": "api",
+        "PGRST_DB_ANON_ROLE": "web_anon",
+        "PGRST_DB_PRE_REQUEST": "auth.check_request",
+        "PGRST_DB_POOL": "20",
+        "PGRST_DB_EXTRA_SEARCH_PATH": "",
+        "PGRST_JWT_SECRET": cfg.jwt_secret(),
+        "PGRST_SERVER_HOST": "127.0.0.1",
+        "PGRST_SERVER_PORT": str(cfg.postgrest_port),
+        "PGRST_ADMIN_SERVER_PORT": str(cfg.postgrest_admin_port),
+        "PGRST_OPENAPI_SERVER_PROXY_URI": f"{cfg.base_url}/api",
+        "PGRST_LOG_LEVEL": "error",
+    }
+
+
+def sessions_env(cfg: Config) -> dict[str, str]:
+    return {
+        "MBT_SESSIONS_DSN": f"host={cfg.run_dir} port={cfg.pg_port} user=mbt_sessions dbname={cfg.db_name} "
+                            "application_name=sessions",
+        "MBT_JWT_SECRET": cfg.jwt_secret(),
+        "MBT_ACCESS_TOKEN_SECONDS": str(cfg.access_token_seconds),
+        "MBT_SESSION_DAYS": str(cfg.session_days),
+        "MBT_ARGON2_TIME_COST": os.environ.get("MBT_ARGON2_TIME_COST", "3"),
+        "MBT_ARGON2_MEMORY_KIB": os.environ.get("MBT_ARGON2_MEMORY_KIB", "65536"),
+        "PYTHONPATH": str(PROJECT_ROOT),
+    }
+
+
+def render_gateway_conf(cfg: Config) -> str:
+    nginx_dir = cfg.data_dir / "nginx"
+    values = {
+        "workers": "2",
+        "nginx_dir": str(nginx_dir),
+        "log_dir": str(cfg.log_dir),
+        "gateway_dir": str(GATEWAY_DIR),
+        "postgrest_port": str(cfg.postgrest_port),
+        "sessions_port": str(cfg.sessions_port),
+        "http_port": str(cfg.http_port),
+    }
+    text = (GATEWAY_DIR / "nginx.conf.in").read_text()
+    for key, value in values.items():
+        text = text.replace("{{" + key + "}}", value)
+    return text
+
+
+def _wait_http(url: str, name: str, cfg: Config, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pid_of(cfg, name) is None:
+            break
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 - our own loopback service
+                if resp.status < 500:
+                    return
+        except urllib.error.HTTPError as exc:
+            if exc.code < 500:
+                return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise ServiceError(f"{name} did not become ready at {url}:\n{tail(cfg.log_dir / f'{name}.log')}")
+
+
+def start(cfg: Config) -> None:
+    give_to_run_user(cfg, cfg.log_dir, cfg.run_dir, cfg.data_dir / "nginx")
+    if pid_of(cfg, "postgrest") is None:
+        spawn(cfg, "postgrest", [str(POSTGREST_BIN)], postgrest_env(cfg))
+    _wait_http(f"http://127.0.0.1:{cfg.postgrest_admin_port}/ready", "postgrest", cfg)
+
+    if pid_of(cfg, "sessions") is None:
+        spawn(cfg, "sessions", [
+            sys.executable, "-m", "uvicorn", "sessions.app:app", "--host", "127.0.0.1",
+            "--port", str(cfg.sessions_port), "--no-access-log", "--log-level", "warning",
+        ], sessions_env(cfg))
+    _wait_http(f"http://127.0.0.1:{cfg.sessions_port}/api/sessions/health", "sessions", cfg)
+
+    if pid_of(cfg, "gateway") is None:
+        conf = cfg.data_dir / "nginx" / "nginx.conf"
+        conf.write_text(render_gateway_conf(cfg))
+        spawn(cfg, "gateway", ["nginx", "-p", str(cfg.data_dir / "nginx"), "-c", str(conf),
+                               "-e", str(cfg.log_dir / "nginx-error.log")], _secret_env(cfg))
+    _wait_http(f"{cfg.base_url}/api/sessions/health", "gateway", cfg)
+
+
+def stop_all(cfg: Config) -> list[str]:
+    return [name for name in reversed(SERVICES) if stop(cfg, name)]

@@ -1,0 +1,42 @@
+"""Calls into the auth.* functions. Errors raised there carry a catalogued SQLSTATE (MBxxx),
+which becomes an ApiError with the same code, message, details and hint."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool
+
+from .errors import CATALOGUE, ApiError
+
+
+class Database:
+    def __init__(self, dsn: str):
+        self.pool = AsyncConnectionPool(dsn, min_size=2, max_size=10, open=False,
+                                        kwargs={"autocommit": True, "row_factory": dict_row})
+
+    async def open(self) -> None:
+        await self.pool.open(wait=True, timeout=30)
+        rows = await self.all("select code, http_status from mbt.error_catalogue()")
+        CATALOGUE.update({r["code"]: r["http_status"] for r in rows})
+
+    async def close(self) -> None:
+        await self.pool.close()
+
+    async def all(self, query: str, params: Any = None) -> list[dict]:
+        try:
+            async with self.pool.connection() as conn:
+                cur = await conn.execute(query, params)
+                return await cur.fetchall()
+        except psycopg.Error as exc:
+            diag = exc.diag
+            if diag.sqlstate in CATALOGUE:
+                raise ApiError(diag.sqlstate, diag.message_primary or "", diag.message_detail or None,
+                               diag.message_hint or None) from exc
+            raise
+
+    async def one(self, query: str, params: Any = None) -> dict | None:
+        rows = await self.all(query, params)
+        return rows[0] if rows else None

@@ -1,0 +1,65 @@
+-- GET /api/account: the caller's paper account in the shape of Alpaca's GET /v2/account.
+-- Money is a decimal string (as at Alpaca): exact, and safe for JavaScript clients.
+create view api.account as
+select
+    a.account_id as id,
+    a.account_number,
+    a.status::text as status,
+    a.currency::text as currency,
+    a.cash::text as cash,
+    b.buying_power::text as buying_power,
+    b.regt_buying_power::text as regt_buying_power,
+    b.non_marginable_buying_power::text as non_marginable_buying_power,
+    b.options_buying_power::text as options_buying_power,
+    '0.00' as accrued_fees,
+    '0.00' as pending_transfer_in,
+    '0.00' as pending_transfer_out,
+    b.equity::text as portfolio_value,
+    b.equity::text as equity,
+    b.last_equity::text as last_equity,
+    b.long_market_value::text as long_market_value,
+    b.short_market_value::text as short_market_value,
+    b.initial_margin::text as initial_margin,
+    b.maintenance_margin::text as maintenance_margin,
+    a.multiplier::text as multiplier,
+    a.shorting_enabled,
+    a.status <> 'ACTIVE' or a.trade_suspended_by_user as trading_blocked,
+    false as transfers_blocked,
+    a.status = 'DISABLED' as account_blocked,
+    a.trade_suspended_by_user,
+    a.options_approved_level,
+    a.options_approved_level as options_trading_level,
+    a.created_at
+from mbt.accounts as a
+inner join mbt.account_balances as b on a.account_id = b.account_id;
+
+comment on view api.account is $$Your paper account
+The signed-in user's account, with the field names of Alpaca's GET /v2/account. Money fields are decimal strings in USD.$$;
+comment on column api.account.id is 'Account id (uuid).';
+comment on column api.account.account_number is 'Account number (MB followed by digits).';
+comment on column api.account.status is 'ACTIVE, ACCOUNT_CLOSED or DISABLED.';
+comment on column api.account.currency is 'Account currency (USD).';
+comment on column api.account.cash is 'Cash balance, USD.';
+comment on column api.account.buying_power is 'Buying power for stock, USD: max(equity - initial_margin, 0) x multiplier; cash only under $2,000 equity.';
+comment on column api.account.regt_buying_power is 'Reg T (2x overnight) buying power, USD.';
+comment on column api.account.non_marginable_buying_power is 'Buying power for non-marginable securities, USD.';
+comment on column api.account.options_buying_power is 'Buying power for options (no margin loan), USD.';
+comment on column api.account.accrued_fees is 'Fees accrued and not yet charged, USD.';
+comment on column api.account.pending_transfer_in is 'Deposits pending, USD (always 0.00 in paper trading).';
+comment on column api.account.pending_transfer_out is 'Withdrawals pending, USD (always 0.00 in paper trading).';
+comment on column api.account.portfolio_value is 'Same as equity (Alpaca keeps it for old clients), USD.';
+comment on column api.account.equity is 'cash + long_market_value + short_market_value (short is negative), USD.';
+comment on column api.account.last_equity is 'Equity at the previous trading day''s close, USD.';
+comment on column api.account.long_market_value is 'Market value of long positions, USD.';
+comment on column api.account.short_market_value is 'Market value of short positions (negative), USD.';
+comment on column api.account.initial_margin is 'Reg T initial margin requirement of the positions, USD.';
+comment on column api.account.maintenance_margin is 'Maintenance margin requirement of the positions, USD.';
+comment on column api.account.multiplier is 'Buying-power multiplier: "1" cash, "2" Reg T margin, "4" intraday.';
+comment on column api.account.shorting_enabled is 'Whether short selling is allowed.';
+comment on column api.account.trading_blocked is 'True when the account cannot trade (not ACTIVE, or paused by the user).';
+comment on column api.account.transfers_blocked is 'True when cash transfers are blocked (never in paper trading).';
+comment on column api.account.account_blocked is 'True when the account is disabled.';
+comment on column api.account.trade_suspended_by_user is 'True when the user paused trading.';
+comment on column api.account.options_approved_level is 'Options level approved: 0 none, 1 covered, 2 long, 3 spreads.';
+comment on column api.account.options_trading_level is 'Options level in effect (equal to the approved level).';
+comment on column api.account.created_at is 'When the account was opened.';

@@ -1,0 +1,22 @@
+-- GDPR erasure: the user row goes, and with it (foreign keys, on delete cascade) every session,
+-- refresh token, account and everything under the account. The e-mail's failed log-ins go too.
+create or replace function auth.erase_user(p_user_id uuid)
+returns boolean
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+declare
+    v_email text;
+begin
+    delete from auth.users as u where u.user_id = p_user_id returning u.email into v_email;
+    if not found then
+        return false;
+    end if;
+    delete from auth.login_throttle as t where t.email_digest = sha256(convert_to(v_email, 'UTF8'));
+    return true;
+end;
+$$;
+comment on function auth.erase_user(uuid) is
+'Erase a user and every row of theirs in auth and mbt, in one transaction; true if the user existed.';

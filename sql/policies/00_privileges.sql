@@ -1,0 +1,41 @@
+-- Grants, re-applied whole on every deploy. Revoke by default, grant what each role needs.
+-- The web roles reach only the api schema, plus the pre-request hook PostgREST calls for them.
+
+revoke all on schema auth, mbt, md, jobs, analytics from public;
+revoke all on all tables in schema auth, mbt, md, jobs, analytics from public;
+revoke all on all functions in schema auth, mbt, md, jobs, analytics from public;
+
+-- HTTP callers: api views and functions only
+grant usage on schema api to web_anon, app_user;
+grant select on api.account to app_user;
+grant execute on function api.ping() to web_anon, app_user;
+
+-- PostgREST's db-pre-request hook runs as the caller's role, and so do functions that policies call
+-- (PostgreSQL checks EXECUTE against the querying role even inside a view)
+grant usage on schema auth to web_anon, app_user;
+grant execute on function auth.check_request(), auth.current_user_id() to web_anon, app_user;
+
+-- api views are owned by api_owner, which is not the table owner: RLS decides which rows it sees
+grant usage on schema auth, mbt to api_owner;
+grant usage, create on schema api to api_owner;
+grant select on mbt.accounts, mbt.account_balances to api_owner;
+grant execute on function auth.current_user_id() to api_owner;
+alter view api.account owner to api_owner;
+
+-- The sessions service: auth functions only, no table
+grant usage on schema auth, mbt to mbt_sessions;
+grant execute on function
+    auth.sign_up(text, text, bytea, interval, text, inet),
+    auth.login_candidate(text),
+    auth.record_login_failure(text),
+    auth.open_session(uuid, bytea, interval, text, inet),
+    auth.rotate_refresh_token(uuid, uuid, bytea, bytea),
+    auth.session_is_active(uuid, uuid),
+    auth.list_sessions(uuid),
+    auth.revoke_session(uuid, uuid, text),
+    auth.user_profile(uuid),
+    auth.change_password(uuid, uuid, text),
+    auth.rehash_password(uuid, text),
+    auth.erase_user(uuid),
+    mbt.error_catalogue()
+to mbt_sessions;

@@ -1,0 +1,34 @@
+-- Row-level security on every table with user data, re-applied whole on every deploy.
+-- Policies key on the verified JWT's sub claim, wrapped in a sub-select so it is evaluated once.
+-- Engine and auth functions are SECURITY DEFINER, owned by the table owner, and see every row.
+
+alter table auth.users enable row level security;
+alter table auth.sessions enable row level security;
+alter table auth.refresh_tokens enable row level security;
+alter table auth.login_throttle enable row level security;
+alter table mbt.accounts enable row level security;
+
+drop policy if exists "users see their own user row" on auth.users;
+create policy "users see their own user row" on auth.users
+for select to app_user, api_owner
+using (user_id = (select auth.current_user_id()));
+
+drop policy if exists "users see their own sessions" on auth.sessions;
+create policy "users see their own sessions" on auth.sessions
+for select to app_user, api_owner
+using (user_id = (select auth.current_user_id()));
+
+drop policy if exists "users see their own refresh tokens" on auth.refresh_tokens;
+create policy "users see their own refresh tokens" on auth.refresh_tokens
+for select to app_user, api_owner
+using (user_id = (select auth.current_user_id()));
+
+drop policy if exists "nobody but the owner reads log-in throttles" on auth.login_throttle;
+create policy "nobody but the owner reads log-in throttles" on auth.login_throttle
+for select to app_user, api_owner
+using (false);
+
+drop policy if exists "account holders see their own account" on mbt.accounts;
+create policy "account holders see their own account" on mbt.accounts
+for select to api_owner
+using (user_id = (select auth.current_user_id()));

@@ -1,0 +1,85 @@
+-- auth: users, tiers, sessions and the refresh-token chain of each session.
+
+create type auth.tier as enum ('free', 'pro', 'pro_plus');
+comment on type auth.tier is 'Subscription tier: market-data delay, history retention and the API rate limit follow it.';
+
+create table auth.users (
+    user_id uuid primary key default gen_random_uuid(),
+    email text not null,
+    password_hash text not null,
+    tier auth.tier not null default 'free',
+    created_at timestamptz not null default now(),
+    password_changed_at timestamptz not null default now(),
+    constraint users_email_is_normalised check (email = lower(btrim(email)))
+);
+create unique index users_email_key on auth.users (email);
+comment on table auth.users is 'One row per person who signed up. Deleting it erases everything of theirs (cascade).';
+comment on column auth.users.user_id is 'Stable user id; the JWT sub claim.';
+comment on column auth.users.email is 'Log-in e-mail, stored lower-case and trimmed.';
+comment on column auth.users.password_hash is 'Argon2id hash in PHC string format; the password itself is never stored.';
+comment on column auth.users.tier is 'Subscription tier; a change applies from the next access token.';
+comment on column auth.users.created_at is 'When the user signed up.';
+comment on column auth.users.password_changed_at is 'When the password was last set.';
+
+create table auth.sessions (
+    user_id uuid not null references auth.users (user_id) on delete cascade,
+    session_id uuid not null default gen_random_uuid(),
+    created_at timestamptz not null default now(),
+    refreshed_at timestamptz,
+    expires_at timestamptz not null,
+    revoked_at timestamptz,
+    revoked_reason text,
+    user_agent text,
+    ip inet,
+    primary key (user_id, session_id),
+    constraint sessions_revocation_has_reason check ((revoked_at is null) = (revoked_reason is null)),
+    constraint sessions_revoked_reason_known check (
+        revoked_reason in ('logout', 'revoked_by_user', 'password_changed', 'refresh_token_reuse')
+    ),
+    constraint sessions_user_agent_length check (length(user_agent) <= 512)
+);
+create unique index sessions_session_id_key on auth.sessions (session_id);
+comment on table auth.sessions is 'A signed-in device: the access token''s sid claim. Revoking it stops every token of the session on the next request.';
+comment on column auth.sessions.user_id is 'Owner of the session.';
+comment on column auth.sessions.session_id is 'The sid claim carried by the session''s access tokens.';
+comment on column auth.sessions.created_at is 'When the session was opened (sign-up or log-in).';
+comment on column auth.sessions.refreshed_at is 'When the refresh token was last rotated.';
+comment on column auth.sessions.expires_at is 'End of the session: no refresh after it.';
+comment on column auth.sessions.revoked_at is 'When the session was revoked; null while active.';
+comment on column auth.sessions.revoked_reason is 'Why: logout, revoked_by_user, password_changed or refresh_token_reuse.';
+comment on column auth.sessions.user_agent is 'User-Agent header at log-in, to tell devices apart in the session list.';
+comment on column auth.sessions.ip is 'Client address at log-in.';
+
+create table auth.refresh_tokens (
+    user_id uuid not null,
+    session_id uuid not null,
+    generation integer not null,
+    token_digest bytea not null,
+    issued_at timestamptz not null default now(),
+    used_at timestamptz,
+    primary key (user_id, session_id, generation),
+    foreign key (user_id, session_id) references auth.sessions (user_id, session_id) on delete cascade,
+    constraint refresh_tokens_generation_positive check (generation > 0),
+    constraint refresh_tokens_digest_is_sha256 check (length(token_digest) = 32)
+);
+comment on table auth.refresh_tokens is 'The rotation chain of each session''s refresh token. A used token presented again revokes its session.';
+comment on column auth.refresh_tokens.user_id is 'Owner of the session.';
+comment on column auth.refresh_tokens.session_id is 'Session the token belongs to.';
+comment on column auth.refresh_tokens.generation is 'Position in the rotation chain, 1 for the token issued at log-in.';
+comment on column auth.refresh_tokens.token_digest is 'SHA-256 of the token''s secret part; the token itself is never stored.';
+comment on column auth.refresh_tokens.issued_at is 'When the token was issued.';
+comment on column auth.refresh_tokens.used_at is 'When the token was exchanged for its successor; null while it is the current one.';
+
+create table auth.login_throttle (
+    email_digest bytea primary key,
+    failures integer not null default 0,
+    first_failed_at timestamptz not null,
+    locked_until timestamptz,
+    constraint login_throttle_digest_is_sha256 check (length(email_digest) = 32),
+    constraint login_throttle_failures_positive check (failures > 0)
+);
+comment on table auth.login_throttle is 'Failed log-ins per e-mail (known or not), to slow down password guessing. Cleared by a successful log-in.';
+comment on column auth.login_throttle.email_digest is 'SHA-256 of the lower-case e-mail: throttles unknown e-mails without storing them.';
+comment on column auth.login_throttle.failures is 'Consecutive failed attempts in the current window.';
+comment on column auth.login_throttle.first_failed_at is 'Start of the current failure window.';
+comment on column auth.login_throttle.locked_until is 'No log-in attempt for this e-mail is checked before this time.';
