@@ -43,8 +43,9 @@ def cmd_stop(cfg: Config) -> int:
 
 
 def cmd_migrate(cfg: Config) -> int:
-    cluster.init(cfg)
-    cluster.start(cfg)
+    if not cfg.database_url:  # else an existing server: nothing of ours to start
+        cluster.init(cfg)
+        cluster.start(cfg)
     try:
         applied = migrate.upgrade(cfg)
     except migrate.MigrationError as exc:
@@ -56,8 +57,9 @@ def cmd_migrate(cfg: Config) -> int:
 
 
 def cmd_status(cfg: Config) -> int:
-    cluster.init(cfg)
-    cluster.start(cfg)
+    if not cfg.database_url:
+        cluster.init(cfg)
+        cluster.start(cfg)
     migrate.ensure_database(cfg)
     with psycopg.connect(cfg.dsn()) as conn:
         states = migrate.status(conn)

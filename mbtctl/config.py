@@ -12,6 +12,8 @@ import secrets
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PG_BIN = Path(os.environ.get("MBT_PG_BIN", "/usr/lib/postgresql/15/bin"))
 
@@ -53,6 +55,8 @@ class Config:
     session_days: int = 30
     starting_cash: str | None = None
     fast_unsafe_cluster: bool = False  # fsync off: for throw-away test clusters only
+    # libpq URI of a superuser (or owner) on an existing server; set, mbtctl runs no cluster of its own
+    database_url: str | None = None
 
     @classmethod
     def from_env(cls) -> Config:
@@ -68,6 +72,7 @@ class Config:
             access_token_seconds=_int("MBT_ACCESS_TOKEN_SECONDS", 900),
             session_days=_int("MBT_SESSION_DAYS", 30),
             starting_cash=os.environ.get("MBT_STARTING_CASH"),
+            database_url=os.environ.get("MBT_DATABASE_URL") or None,
         )
 
     def with_(self, **changes) -> Config:
@@ -107,6 +112,17 @@ class Config:
 
     # --- connections -----------------------------------------------------------------------
     def dsn(self, user: str = "postgres", dbname: str | None = None) -> str:
+        """The local cluster over its unix socket; with database_url, that server (its host, port and
+        options; its user and password stand for the default user, another user gets no password)."""
+        if self.database_url:
+            params = conninfo_to_dict(self.database_url)
+            if user != "postgres":
+                params.pop("password", None)
+                params["user"] = user
+            params.setdefault("user", user)
+            params["dbname"] = dbname or self.db_name
+            params.setdefault("application_name", "mbtctl")
+            return make_conninfo(**params)
         return (
             f"host={self.run_dir} port={self.pg_port} user={user} dbname={dbname or self.db_name} "
             "application_name=mbtctl"

@@ -108,7 +108,8 @@ def _ensure_ledger(conn: psycopg.Connection) -> None:
         comment on table ops.schema_migrations is 'One row per applied migration file (sql/migrations).';
         comment on column ops.schema_migrations.version is 'The NNNN of NNNN_slug.sql.';
         comment on column ops.schema_migrations.name is 'The slug of the file name.';
-        comment on column ops.schema_migrations.checksum is 'SHA-256 (hex) of the file as applied; a later change is refused.';
+        comment on column ops.schema_migrations.checksum is
+            'SHA-256 (hex) of the file as applied; a later change is refused.';
         comment on column ops.schema_migrations.applied_at is 'When it was applied.';
         comment on column ops.schema_migrations.applied_by is 'The database user that applied it.';
     """)

@@ -72,6 +72,9 @@ def render_gateway_conf(cfg: Config) -> str:
         "postgrest_port": str(cfg.postgrest_port),
         "sessions_port": str(cfg.sessions_port),
         "http_port": str(cfg.http_port),
+        "listen_address": "127.0.0.1",
+        "postgrest_host": "127.0.0.1",
+        "sessions_host": "127.0.0.1",
     }
     text = (GATEWAY_DIR / "nginx.conf.in").read_text()
     for key, value in values.items():
@@ -97,12 +100,13 @@ def _wait_http(url: str, name: str, cfg: Config, timeout: float = 30.0) -> None:
     raise ServiceError(f"{name} did not become ready at {url}:\n{tail(cfg.log_dir / f'{name}.log')}")
 
 
-def start(cfg: Config) -> None:
-    give_to_run_user(cfg, cfg.log_dir, cfg.run_dir, cfg.data_dir / "nginx")
+def start_postgrest(cfg: Config) -> None:
     if pid_of(cfg, "postgrest") is None:
         spawn(cfg, "postgrest", [str(POSTGREST_BIN)], postgrest_env(cfg))
     _wait_http(f"http://127.0.0.1:{cfg.postgrest_admin_port}/ready", "postgrest", cfg)
 
+
+def start_sessions(cfg: Config) -> None:
     if pid_of(cfg, "sessions") is None:
         spawn(cfg, "sessions", [
             sys.executable, "-m", "uvicorn", "sessions.app:app", "--host", "127.0.0.1",
@@ -110,12 +114,22 @@ def start(cfg: Config) -> None:
         ], sessions_env(cfg))
     _wait_http(f"http://127.0.0.1:{cfg.sessions_port}/api/sessions/health", "sessions", cfg)
 
+
+def start_gateway(cfg: Config) -> None:
+    give_to_run_user(cfg, cfg.log_dir, cfg.run_dir, cfg.data_dir / "nginx")
     if pid_of(cfg, "gateway") is None:
         conf = cfg.data_dir / "nginx" / "nginx.conf"
         conf.write_text(render_gateway_conf(cfg))
         spawn(cfg, "gateway", ["nginx", "-p", str(cfg.data_dir / "nginx"), "-c", str(conf),
                                "-e", str(cfg.log_dir / "nginx-error.log")], _secret_env(cfg))
     _wait_http(f"{cfg.base_url}/api/sessions/health", "gateway", cfg)
+
+
+def start(cfg: Config) -> None:
+    give_to_run_user(cfg, cfg.log_dir, cfg.run_dir)
+    start_postgrest(cfg)
+    start_sessions(cfg)
+    start_gateway(cfg)
 
 
 def stop_all(cfg: Config) -> list[str]:

@@ -20,7 +20,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from . import tokens
 from .db import Database
-from .errors import ApiError, api_error_handler, http_error_handler, unexpected_error_handler, validation_handler
+from .errors import (
+    ApiError,
+    api_error_handler,
+    http_error_handler,
+    unexpected_error_handler,
+    validation_handler,
+)
 from .passwords import Passwords, check_policy
 from .settings import Settings
 
@@ -32,7 +38,7 @@ class Strict(BaseModel):
 
 
 class Credentials(Strict):
-    email: StrictStr = Field(max_length=254, description="Your e-mail address.")
+    email: StrictStr = Field(max_length=1024, description="Your e-mail address (at most 254 characters).")
     password: StrictStr = Field(max_length=1024, description="10 to 256 characters.")
 
 

@@ -24,6 +24,7 @@ begin
 end
 $roles$;
 
-grant web_anon, app_user to authenticator;
+grant web_anon to authenticator;
+grant app_user to authenticator;
 -- dba must be a member of api_owner to hand the api views to it
 grant api_owner to dba;

@@ -25,17 +25,17 @@ alter view api.account owner to api_owner;
 -- The sessions service: auth functions only, no table
 grant usage on schema auth, mbt to mbt_sessions;
 grant execute on function
-    auth.sign_up(text, text, bytea, interval, text, inet),
-    auth.login_candidate(text),
-    auth.record_login_failure(text),
-    auth.open_session(uuid, bytea, interval, text, inet),
-    auth.rotate_refresh_token(uuid, uuid, bytea, bytea),
-    auth.session_is_active(uuid, uuid),
-    auth.list_sessions(uuid),
-    auth.revoke_session(uuid, uuid, text),
-    auth.user_profile(uuid),
-    auth.change_password(uuid, uuid, text),
-    auth.rehash_password(uuid, text),
-    auth.erase_user(uuid),
-    mbt.error_catalogue()
+auth.sign_up(text, text, bytea, interval, text, inet),
+auth.login_candidate(text),
+auth.record_login_failure(text),
+auth.open_session(uuid, bytea, interval, text, inet),
+auth.rotate_refresh_token(uuid, uuid, bytea, bytea),
+auth.session_is_active(uuid, uuid),
+auth.list_sessions(uuid),
+auth.revoke_session(uuid, uuid, text),
+auth.user_profile(uuid),
+auth.change_password(uuid, uuid, text),
+auth.rehash_password(uuid, text),
+auth.erase_user(uuid),
+mbt.error_catalogue()
 to mbt_sessions;

@@ -23,8 +23,8 @@ create policy "users see their own refresh tokens" on auth.refresh_tokens
 for select to app_user, api_owner
 using (user_id = (select auth.current_user_id()));
 
-drop policy if exists "nobody but the owner reads log-in throttles" on auth.login_throttle;
-create policy "nobody but the owner reads log-in throttles" on auth.login_throttle
+drop policy if exists "no web caller reads login throttles" on auth.login_throttle;
+create policy "no web caller reads login throttles" on auth.login_throttle
 for select to app_user, api_owner
 using (false);
 

@@ -20,8 +20,8 @@ select
     greatest(a.cash, 0) as options_buying_power
 from mbt.accounts as a;
 
-comment on view mbt.account_balances is
-'Equity, market values, margin and buying power per account, USD. Reg T: buying_power = max(equity - initial_margin, 0) x multiplier; under $2,000 equity, cash only.';
+comment on view mbt.account_balances is $$Equity, market values, margin and buying power per account, USD.
+Reg T: buying_power = max(equity - initial_margin, 0) x multiplier; under $2,000 equity, cash only.$$;
 comment on column mbt.account_balances.account_id is 'Account.';
 comment on column mbt.account_balances.equity is 'cash + long_market_value + short_market_value, USD.';
 comment on column mbt.account_balances.last_equity is 'Equity at the previous close, USD.';

@@ -28,7 +28,7 @@ begin
             message = json_build_object(
                 'code', p_code, 'message', p_message, 'details', p_details, 'hint', p_hint
             )::text,
-            detail = json_build_object('status', v_status)::text;
+            detail = json_build_object('status', v_status, 'headers', json_build_object())::text;
     end if;
 
     raise exception using

@@ -1,0 +1,281 @@
+"""`make bench`: the price of the gateway, against a ceiling measured in the same run.
+
+Every API request goes through the nginx gateway, which verifies the access JWT, counts the request
+against the caller's per-minute budget (a shared-memory counter) and proxies to PostgREST, whose
+pre-request hook then re-checks the session in PostgreSQL. The question this bench answers is how
+much of PostgREST's own throughput that front door costs. So, on one fresh stack (its own cluster
+and free ports, default rate limits: the limiter stays on while we measure), wrk runs:
+
+  (a) GET /api/account       through the gateway   - the real call: auth, rate limit, proxy, a view;
+  (b) GET /account           straight to PostgREST - the ceiling for (a): same query, same token;
+  (c) GET /rpc/ping          straight to PostgREST - a no-op RPC: PostgREST + pre-request hook only;
+  (d) GET /api/rpc/ping      through the gateway   - the gateway's cost when the work behind it is nil.
+
+Requests rotate over 64 pro_plus users' access tokens, so no user comes near its 3000/min budget
+and every response must be a 2xx (any other status fails the bench). Targets: (a)/(b) >= 0.75 (the
+gateway costs at most a quarter of direct throughput) and (a) >= 1000 req/s. wrk, nginx, PostgREST
+and PostgreSQL share the machine's CPUs, so the figures are for the whole box, not a single tier.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+import re
+import shutil
+import socket
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import psycopg
+
+from mbtctl import stack
+from mbtctl.config import PROJECT_ROOT, Config
+from mbtctl.services import postgrest_env
+
+BENCH_DIR = Path(__file__).resolve().parent
+DATA_DIR = PROJECT_ROOT / ".data" / "bench"
+REPORT = BENCH_DIR / "report.md"
+WRK = "/usr/bin/wrk"
+WRK_SCRIPT = BENCH_DIR / "rotate_tokens.lua"
+
+USERS = 64
+THREADS, CONNECTIONS = 2, 32
+WARM_UP_SECONDS, MEASURE_SECONDS = 2, 10
+OBJECT = "application/vnd.pgrst.object+json"
+TARGET_ACCOUNT_RATIO = 0.75  # gateway / direct PostgREST, GET account
+TARGET_ACCOUNT_RPS = 1000  # gateway GET /api/account, requests per second
+
+
+class BenchError(RuntimeError):
+    """The bench itself failed (an error, a non-2xx response), as opposed to a target being missed."""
+
+
+@dataclass(frozen=True)
+class Scenario:
+    key: str
+    title: str
+    url: str
+    expect: str  # a fragment of a good response body, checked once before the load
+    accept: str | None = None  # Accept header wrk sends (the gateway adds it itself for /api/account)
+
+
+@dataclass(frozen=True)
+class Result:
+    scenario: Scenario
+    requests: int
+    seconds: float
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds
+
+
+# --- the stack ------------------------------------------------------------------------------------
+
+
+def free_ports(count: int) -> list[int]:
+    """Ports the kernel hands out for port 0, all held open together so that they are distinct."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def bench_config() -> Config:
+    pg, http, postgrest, admin, sessions = free_ports(5)
+    return Config(data_dir=DATA_DIR, pg_port=pg, http_port=http, postgrest_port=postgrest,
+                  postgrest_admin_port=admin, sessions_port=sessions, fast_unsafe_cluster=True)
+
+
+def start_fresh_stack(cfg: Config) -> None:
+    """Remove the previous bench stack (stopping whatever of it still runs) and start a new one."""
+    if DATA_DIR.exists():
+        stack.down(cfg)  # by pid files and pg_ctl -D: the ports do not matter
+        shutil.rmtree(DATA_DIR)
+    # cheap password hashing: 128 sign-ups/log-ins in seconds; nothing measured hashes a password
+    os.environ["MBT_ARGON2_TIME_COST"] = "1"
+    os.environ["MBT_ARGON2_MEMORY_KIB"] = "8192"
+    print(f"bench: starting a fresh stack in {DATA_DIR} (gateway on port {cfg.http_port})", flush=True)
+    stack.up(cfg)
+
+
+def stop_stack(cfg: Config) -> None:
+    stopped = stack.down(cfg)
+    print(f"bench: stopped {', '.join(stopped) or 'nothing'}", flush=True)
+
+
+# --- the users ------------------------------------------------------------------------------------
+
+
+def post_credentials(cfg: Config, client: httpx.Client, path: str, email: str, password: str, status: int) -> dict:
+    response = client.post(f"{cfg.base_url}{path}", json={"email": email, "password": password})
+    if response.status_code != status:
+        raise BenchError(f"POST {path} for {email}: HTTP {response.status_code}, expected {status}: {response.text}")
+    return response.json()
+
+
+def pro_plus_tokens(cfg: Config) -> list[str]:
+    """Sign USERS users up through the gateway, make them pro_plus, and log them in again for tokens
+    carrying that tier. Each user talks from a loopback address of its own (127.77.0.n): sign-up and
+    log-in are anonymous, and the gateway's anonymous budget (60 a minute per address) stays as it is."""
+    tokens = []
+    for n in range(1, USERS + 1):
+        email, password = f"bench-user-{n}@example.com", f"bench password {n}"
+        transport = httpx.HTTPTransport(local_address=f"127.77.0.{n}")
+        with httpx.Client(transport=transport, timeout=30) as client:
+            user_id = post_credentials(cfg, client, "/api/sessions/signup", email, password, 201)["user"]["id"]
+            with psycopg.connect(cfg.dsn(), autocommit=True) as conn:
+                conn.execute("select auth.set_tier(%s, 'pro_plus')", [user_id])
+            session = post_credentials(cfg, client, "/api/sessions/login", email, password, 200)
+        if session["user"]["tier"] != "pro_plus":
+            raise BenchError(f"{email} logged in with tier {session['user']['tier']!r}, expected pro_plus")
+        tokens.append(session["access_token"])
+    return tokens
+
+
+# --- the load -------------------------------------------------------------------------------------
+
+
+def scenarios(cfg: Config) -> list[Scenario]:
+    gateway, direct = cfg.base_url, f"http://127.0.0.1:{cfg.postgrest_port}"
+    return [
+        Scenario("a", "account, through the gateway", f"{gateway}/api/account", expect='"account_number"'),
+        Scenario("b", "account, straight to PostgREST", f"{direct}/account", expect='"account_number"',
+                 accept=OBJECT),
+        Scenario("c", "no-op RPC, straight to PostgREST", f"{direct}/rpc/ping", expect="pong"),
+        Scenario("d", "no-op RPC, through the gateway", f"{gateway}/api/rpc/ping", expect="pong"),
+    ]
+
+
+def check_once(scenario: Scenario, token: str) -> None:
+    """One request by hand first: wrk counts statuses, not what the body says."""
+    headers = {"Authorization": f"Bearer {token}"}
+    if scenario.accept:
+        headers["Accept"] = scenario.accept
+    response = httpx.get(scenario.url, headers=headers, timeout=10)
+    if response.status_code != 200 or scenario.expect not in response.text:
+        raise BenchError(f"({scenario.key}) GET {scenario.url}: HTTP {response.status_code}: {response.text[:500]}")
+
+
+def run_wrk(scenario: Scenario, tokens_file: Path, seconds: int) -> dict[str, float]:
+    """One wrk run; the figures that rotate_tokens.lua's done() prints. Any error or non-2xx fails the bench."""
+    cmd = [WRK, f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{seconds}s", "--timeout", "5s", "-s", str(WRK_SCRIPT),
+           scenario.url, "--", str(tokens_file), scenario.accept or ""]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60, check=False)
+    if proc.returncode != 0:
+        raise BenchError(f"({scenario.key}) wrk exited with {proc.returncode}:\n{proc.stdout}{proc.stderr}")
+    figures = {m[1]: float(m[2]) for m in re.finditer(r"^mbt-bench (\S+) (\S+)$", proc.stdout, re.MULTILINE)}
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", proc.stdout)
+    errors = {key: value for key, value in figures.items() if key.startswith("errors_") and value}
+    if non_2xx or errors or not figures.get("requests"):
+        raise BenchError(f"({scenario.key}) GET {scenario.url} under load: {errors or 'no requests'}\n{proc.stdout}")
+    return figures
+
+
+def measure(scenario: Scenario, tokens: list[str], tokens_file: Path) -> Result:
+    check_once(scenario, tokens[0])
+    print(f"bench: ({scenario.key}) {scenario.title}: {scenario.url}", flush=True)
+    run_wrk(scenario, tokens_file, WARM_UP_SECONDS)
+    figures = run_wrk(scenario, tokens_file, MEASURE_SECONDS)
+    result = Result(scenario, requests=int(figures["requests"]), seconds=figures["duration_us"] / 1e6,
+                    p50_ms=figures["latency_p50_us"] / 1000, p90_ms=figures["latency_p90_us"] / 1000,
+                    p99_ms=figures["latency_p99_us"] / 1000)
+    print(f"bench:     {result.rps:,.0f} req/s, p50 {result.p50_ms:.2f} ms, p99 {result.p99_ms:.2f} ms", flush=True)
+    return result
+
+
+def run_bench(cfg: Config) -> dict[str, Result]:
+    tokens = pro_plus_tokens(cfg)
+    tokens_file = cfg.data_dir / "bench-tokens.txt"
+    tokens_file.write_text("\n".join(tokens) + "\n")
+    tokens_file.chmod(0o600)
+    # (a) and (d) are apart so that each user's gateway count in any one minute stays far below 3000
+    return {scenario.key: measure(scenario, tokens, tokens_file) for scenario in scenarios(cfg)}
+
+
+# --- the report -----------------------------------------------------------------------------------
+
+
+def cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown"
+
+
+def nginx_workers(cfg: Config) -> str:
+    conf = (cfg.data_dir / "nginx" / "nginx.conf").read_text()
+    found = re.search(r"^worker_processes\s+(\S+);", conf, re.MULTILINE)
+    return found[1] if found else "?"
+
+
+def machine(cfg: Config) -> list[str]:
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    return [
+        f"- Date: {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC",
+        f"- Machine: {len(os.sched_getaffinity(0))} CPUs (nproc), {cpu_model()}; Linux {platform.release()}; "
+        f"load average at the end {load}",
+        f"- Stack: nginx {nginx_workers(cfg)} workers, PostgREST pool {postgrest_env(cfg)['PGRST_DB_POOL']}, "
+        "PostgreSQL 15 (fsync off), default rate limits; wrk on the same machine",
+        f"- Load: wrk, {THREADS} threads, {CONNECTIONS} connections, {WARM_UP_SECONDS} s warm-up then "
+        f"{MEASURE_SECONDS} s per scenario; requests rotate over {USERS} pro_plus users' access tokens; "
+        "every response was a 2xx",
+    ]
+
+
+def verdict(value: float, target: float) -> str:
+    return "PASS" if value >= target else "MISS"
+
+
+def render_report(cfg: Config, results: dict[str, Result]) -> str:
+    a, b, c, d = (results[key] for key in "abcd")
+    lines = ["# MBT bench: the gateway against PostgREST", "", *machine(cfg), "",
+             "| | Scenario | Request | req/s | p50 ms | p90 ms | p99 ms |", "|---|---|---|---:|---:|---:|---:|"]
+    for r in results.values():
+        path = r.scenario.url.split("/", 3)[3]
+        lines.append(f"| ({r.scenario.key}) | {r.scenario.title} | `GET /{path}` | {r.rps:,.0f} | "
+                     f"{r.p50_ms:.2f} | {r.p90_ms:.2f} | {r.p99_ms:.2f} |")
+    account_ratio, ping_ratio = a.rps / b.rps, d.rps / c.rps
+    lines += [
+        "", "| Figure | Value | Target | Result |", "|---|---:|---:|---|",
+        f"| gateway / direct, account: (a) / (b) | {account_ratio:.2f} | ≥ {TARGET_ACCOUNT_RATIO:.2f} | "
+        f"{verdict(account_ratio, TARGET_ACCOUNT_RATIO)} |",
+        f"| gateway account, req/s: (a) | {a.rps:,.0f} | ≥ {TARGET_ACCOUNT_RPS:,} | "
+        f"{verdict(a.rps, TARGET_ACCOUNT_RPS)} |",
+        f"| gateway / direct, no-op RPC: (d) / (c) | {ping_ratio:.2f} | | (for information) |",
+        f"| gateway p50 latency added, account: (a) - (b) | {a.p50_ms - b.p50_ms:+.2f} ms | | (for information) |",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    cfg = bench_config()
+    try:
+        start_fresh_stack(cfg)
+        results = run_bench(cfg)
+        report = render_report(cfg, results)
+    except BenchError as exc:
+        print(f"bench: FAILED: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        stop_stack(cfg)
+    REPORT.write_text(report)
+    print(f"\n{report}\nbench: report written to {REPORT.relative_to(PROJECT_ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,166 @@
+"""One real stack per test run: a fresh PostgreSQL cluster, PostgREST, the sessions service and the
+nginx gateway, on free ports, in .data/test. Database tests run in transactions that are rolled
+back; HTTP tests go through the gateway."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import socket
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+
+import httpx
+import psycopg
+import pytest
+
+from mbtctl import cluster, services, stack
+from mbtctl.config import PROJECT_ROOT, Config, RateLimits
+
+TEST_DATA_DIR = PROJECT_ROOT / ".data" / "test"
+PASSWORD = "correct horse battery staple"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def cfg() -> Iterator[Config]:
+    # one signing key for every gateway a test starts; light Argon2 parameters keep sign-ups fast
+    os.environ["MBT_JWT_SECRET"] = secrets.token_urlsafe(48)
+    os.environ["MBT_ARGON2_TIME_COST"] = "1"
+    os.environ["MBT_ARGON2_MEMORY_KIB"] = "8192"
+    config = Config(
+        data_dir=TEST_DATA_DIR, pg_port=free_port(), http_port=free_port(), postgrest_port=free_port(),
+        postgrest_admin_port=free_port(), sessions_port=free_port(), fast_unsafe_cluster=True,
+        # tier budgets as in production; the anonymous budget is raised because the suite signs
+        # up hundreds of users from one address (test_rate_limits checks it on a gateway of its own)
+        rate_limits=RateLimits(anonymous=1_000_000),
+    )
+    if TEST_DATA_DIR.exists():  # left over from an interrupted run
+        stack.down(config)
+        shutil.rmtree(TEST_DATA_DIR)
+    try:
+        stack.up(config)
+        yield config
+    finally:
+        stack.down(config)
+
+
+@pytest.fixture(scope="session")
+def jwt_secret(cfg: Config) -> str:
+    return cfg.jwt_secret()
+
+
+@pytest.fixture
+def db(cfg: Config) -> Iterator[psycopg.Connection]:
+    """A superuser connection inside a transaction that is rolled back after the test."""
+    with psycopg.connect(cfg.dsn()) as conn:
+        yield conn
+        conn.rollback()
+
+
+@pytest.fixture
+def admin(cfg: Config) -> Iterator[psycopg.Connection]:
+    """A superuser connection in autocommit, for checks on what HTTP calls committed."""
+    with psycopg.connect(cfg.dsn(), autocommit=True) as conn:
+        yield conn
+
+
+def act_as(conn: psycopg.Connection, role: str, user_id: uuid.UUID | None = None) -> None:
+    """Become an HTTP caller the way PostgREST does: SET LOCAL ROLE plus the JWT claims."""
+    claims = {"role": role} if user_id is None else {"role": role, "sub": str(user_id)}
+    conn.execute("select set_config('role', %s, true), set_config('request.jwt.claims', %s, true)",
+                 [role, json.dumps(claims)])
+
+
+def sign_up_in_db(conn: psycopg.Connection, email: str | None = None) -> dict:
+    email = email or f"db-{uuid.uuid4().hex[:12]}@example.com"
+    row = conn.execute(
+        "select * from auth.sign_up(%s, 'argon2-hash', %s, interval '30 days')",
+        [email, secrets.token_bytes(32)],
+    ).fetchone()
+    return {"user_id": row[0], "session_id": row[1], "tier": row[2], "account_id": row[3], "email": email}
+
+
+@pytest.fixture
+def api(cfg: Config) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=cfg.base_url, timeout=10) as client:
+        yield client
+
+
+@pytest.fixture
+def postgrest(cfg: Config) -> Iterator[httpx.Client]:
+    """PostgREST straight, bypassing the gateway: what must hold even for a caller who reaches it."""
+    with httpx.Client(base_url=f"http://127.0.0.1:{cfg.postgrest_port}", timeout=10) as client:
+        yield client
+
+
+@dataclass
+class User:
+    id: str
+    email: str
+    password: str
+    token: str
+    session_id: str
+    account_id: str
+    refresh_cookie: str
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+def unique_email(prefix: str = "user") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:12]}@example.com"
+
+
+def cookie_value(response: httpx.Response, name: str) -> str:
+    for header in response.headers.get_list("set-cookie"):
+        key, _, rest = header.partition("=")
+        if key == name:
+            return rest.split(";", 1)[0]
+    raise AssertionError(f"no {name} cookie in {response.headers.get_list('set-cookie')}")
+
+
+def sign_up(api: httpx.Client, email: str | None = None, password: str = PASSWORD) -> User:
+    email = email or unique_email()
+    r = api.post("/api/sessions/signup", json={"email": email, "password": password})
+    assert r.status_code == 201, r.text
+    body = r.json()
+    return User(body["user"]["id"], email.lower(), password, body["access_token"], body["session"]["id"],
+                body["account_id"], cookie_value(r, "mbt_refresh"))
+
+
+def log_in(api: httpx.Client, user: User) -> User:
+    r = api.post("/api/sessions/login", json={"email": user.email, "password": user.password})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    return User(user.id, user.email, user.password, body["access_token"], body["session"]["id"],
+                user.account_id, cookie_value(r, "mbt_refresh"))
+
+
+@pytest.fixture
+def user(api: httpx.Client) -> User:
+    return sign_up(api)
+
+
+def assert_error(response: httpx.Response, status: int, code: str) -> dict:
+    """MBT's one error shape: {code, message, details, hint}, with a message a person can act on."""
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"code", "message", "details", "hint"}, body
+    assert body["code"] == code, body
+    assert body["message"], body
+    return body
+
+
+def money(value: str) -> Decimal:
+    return Decimal(value)

@@ -1,0 +1,171 @@
+"""Log-in, refresh rotation, log-out, session list and revocation, password change: /api/sessions/*."""
+
+import time
+import uuid
+
+import jwt
+
+from conftest import PASSWORD, User, assert_error, cookie_value, log_in, sign_up, unique_email
+
+
+def refresh(api, cookie: str):
+    return api.post("/api/sessions/refresh", headers={"Cookie": f"mbt_refresh={cookie}"})
+
+
+def test_log_in_returns_a_working_access_token(api, user):
+    again = log_in(api, user)
+    assert again.session_id != user.session_id
+    assert api.get("/api/account", headers=again.auth).json()["id"] == user.account_id
+
+
+def test_wrong_password_and_unknown_email_get_the_same_answer(api, user):
+    wrong = api.post("/api/sessions/login", json={"email": user.email, "password": "wrong password 123"})
+    unknown = api.post("/api/sessions/login", json={"email": unique_email(), "password": "wrong password 123"})
+    assert assert_error(wrong, 401, "MBA01") == assert_error(unknown, 401, "MBA01")
+
+
+def test_five_failed_log_ins_throttle_the_email_even_for_the_right_password(api, user):
+    for _ in range(4):
+        assert_error(api.post("/api/sessions/login", json={"email": user.email, "password": "nope nope nope"}),
+                     401, "MBA01")
+    fifth = api.post("/api/sessions/login", json={"email": user.email, "password": "nope nope nope"})
+    assert_error(fifth, 429, "MBA04")
+    assert int(fifth.headers["Retry-After"]) == 30
+    right = api.post("/api/sessions/login", json={"email": user.email, "password": PASSWORD})
+    assert_error(right, 429, "MBA04")
+    assert 0 < int(right.headers["Retry-After"]) <= 30
+
+
+def test_unknown_emails_are_throttled_too(api):
+    email = unique_email()
+    codes = [api.post("/api/sessions/login", json={"email": email, "password": "guess guess 1"}).status_code
+             for _ in range(6)]
+    assert codes == [401, 401, 401, 401, 429, 429]
+
+
+def test_refresh_rotates_the_cookie_and_issues_a_new_access_token(api, user):
+    r = refresh(api, user.refresh_cookie)
+    assert r.status_code == 200, r.text
+    new_cookie = cookie_value(r, "mbt_refresh")
+    assert new_cookie != user.refresh_cookie
+    assert r.json()["session"]["id"] == user.session_id
+    token = r.json()["access_token"]
+    assert api.get("/api/account", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    assert refresh(api, new_cookie).status_code == 200
+
+
+def test_a_refresh_token_used_twice_revokes_the_whole_session(api, user):
+    first = refresh(api, user.refresh_cookie)
+    assert first.status_code == 200
+    successor_token = first.json()["access_token"]
+    assert_error(refresh(api, user.refresh_cookie), 401, "MBA07")
+    # every token of the family is dead: the successor refresh cookie and both access tokens
+    assert_error(refresh(api, cookie_value(first, "mbt_refresh")), 401, "MBA06")
+    for token in (user.token, successor_token):
+        assert_error(api.get("/api/account", headers={"Authorization": f"Bearer {token}"}), 401, "MBA05")
+
+
+def test_refresh_without_or_with_a_forged_cookie_is_refused(api, user):
+    assert_error(api.post("/api/sessions/refresh"), 401, "MBA06")
+    assert_error(refresh(api, "garbage"), 401, "MBA06")
+    forged = f"{user.id}.{user.session_id}.not-the-secret"
+    assert_error(refresh(api, forged), 401, "MBA06")
+
+
+def test_log_out_revokes_the_session_on_the_next_request(api, user):
+    r = api.post("/api/sessions/logout", headers=user.auth)
+    assert r.status_code == 204
+    assert any(h.startswith("mbt_access=") and "max-age=0" in h.lower() for h in r.headers.get_list("set-cookie"))
+    assert_error(api.get("/api/account", headers=user.auth), 401, "MBA05")
+    assert_error(api.get("/api/sessions/me", headers=user.auth), 401, "MBA05")
+    assert_error(refresh(api, user.refresh_cookie), 401, "MBA06")
+
+
+def test_revocation_also_holds_straight_at_postgrest(api, postgrest, user):
+    assert postgrest.get("/account", headers=user.auth).status_code == 200
+    api.post("/api/sessions/logout", headers=user.auth)
+    assert_error(postgrest.get("/account", headers=user.auth), 401, "MBA05")
+
+
+def test_list_my_sessions_marks_the_current_one(api, user):
+    other = log_in(api, user)
+    r = api.get("/api/sessions", headers=other.auth, )
+    assert r.status_code == 200, r.text
+    sessions = {s["id"]: s for s in r.json()}
+    assert set(sessions) >= {user.session_id, other.session_id}
+    assert sessions[other.session_id]["current"] is True
+    assert sessions[user.session_id]["current"] is False
+    assert sessions[user.session_id]["user_agent"].startswith("python-httpx")
+
+
+def test_revoking_one_session_signs_out_only_that_device(api, user):
+    laptop = log_in(api, user)
+    assert api.delete(f"/api/sessions/{user.session_id}", headers=laptop.auth).status_code == 204
+    assert_error(api.get("/api/account", headers=user.auth), 401, "MBA05")
+    assert api.get("/api/account", headers=laptop.auth).status_code == 200
+    listed = {s["id"] for s in api.get("/api/sessions", headers=laptop.auth).json()}
+    assert user.session_id not in listed
+
+
+def test_revoking_an_unknown_or_someone_elses_session_is_not_found(api, user):
+    stranger = sign_up(api)
+    assert_error(api.delete(f"/api/sessions/{uuid.uuid4()}", headers=user.auth), 404, "MBA10")
+    assert_error(api.delete(f"/api/sessions/{stranger.session_id}", headers=user.auth), 404, "MBA10")
+    assert api.get("/api/account", headers=stranger.auth).status_code == 200
+
+
+def test_me_tells_who_i_am(api, user):
+    me = api.get("/api/sessions/me", headers=user.auth).json()
+    assert me["id"] == user.id and me["email"] == user.email and me["tier"] == "free"
+
+
+def test_changing_the_password_needs_the_current_one(api, user, admin):
+    before = admin.execute("select password_hash from auth.users where user_id = %s", [user.id]).fetchone()
+    r = api.post("/api/sessions/password", headers=user.auth,
+                 json={"current_password": "not my password", "new_password": "another fine password"})
+    assert_error(r, 403, "MBA09")
+    after = admin.execute("select password_hash from auth.users where user_id = %s", [user.id]).fetchone()
+    assert before == after
+
+
+def test_changing_the_password_signs_out_every_other_session(api, user):
+    phone = log_in(api, user)
+    r = api.post("/api/sessions/password", headers=user.auth,
+                 json={"current_password": PASSWORD, "new_password": "another fine password"})
+    assert r.status_code == 200, r.text
+    assert r.json() == {"revoked_sessions": 1}
+    assert_error(api.get("/api/account", headers=phone.auth), 401, "MBA05")
+    assert api.get("/api/account", headers=user.auth).status_code == 200
+    assert_error(api.post("/api/sessions/login", json={"email": user.email, "password": PASSWORD}), 401, "MBA01")
+    moved = User(user.id, user.email, "another fine password", "", "", user.account_id, "")
+    assert log_in(api, moved).token
+
+
+def test_expired_access_token_is_refused_by_the_gateway(api, user, jwt_secret):
+    now = int(time.time())
+    claims = {"sub": user.id, "role": "app_user", "tier": "free", "sid": user.session_id,
+              "iat": now - 1000, "exp": now - 100}
+    expired = jwt.encode(claims, jwt_secret, algorithm="HS256")
+    body = assert_error(api.get("/api/account", headers={"Authorization": f"Bearer {expired}"}), 401, "MBA08")
+    assert "expired" in body["message"]
+
+
+def test_token_signed_with_another_key_is_refused_by_gateway_and_postgrest(api, postgrest, user):
+    claims = {"sub": user.id, "role": "app_user", "tier": "pro_plus", "sid": user.session_id,
+              "exp": int(time.time()) + 600}
+    forged = jwt.encode(claims, "x" * 48, algorithm="HS256")
+    headers = {"Authorization": f"Bearer {forged}"}
+    assert_error(api.get("/api/account", headers=headers), 401, "MBA08")
+    assert postgrest.get("/account", headers=headers).status_code == 401
+
+
+def test_a_tier_change_applies_from_the_next_token(api, admin, user):
+    assert api.get("/api/account", headers=user.auth).headers["X-RateLimit-Limit"] == "60"
+    admin.execute("select auth.set_tier(%s, 'pro')", [user.id])
+    assert api.get("/api/account", headers=user.auth).headers["X-RateLimit-Limit"] == "60"
+    renewed = refresh(api, user.refresh_cookie)
+    assert renewed.status_code == 200
+    token = renewed.json()["access_token"]
+    assert jwt.decode(token, options={"verify_signature": False})["tier"] == "pro"
+    r = api.get("/api/account", headers={"Authorization": f"Bearer {token}"})
+    assert r.headers["X-RateLimit-Limit"] == "600"
