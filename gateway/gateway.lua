@@ -91,6 +91,12 @@ local function verify(token)
     return claims
 end
 
+-- resources of the api schema (views) are read-only: every write is an RPC (POST /api/rpc/...)
+local function read_only(uri)
+    return uri:sub(1, 5) == "/api/" and uri:sub(1, 9) ~= "/api/rpc/"
+        and uri:sub(1, 13) ~= "/api/sessions"
+end
+
 local function send_error(status, code, message, details, hint)
     ngx.status = status
     ngx.header["Content-Type"] = "application/json; charset=utf-8"
@@ -126,7 +132,7 @@ local function count(key, limit)
     local reset = math.ceil(opened + WINDOW)
     local ctx = ngx.ctx
     ctx.rate_limit, ctx.rate_remaining, ctx.rate_reset = limit, math.max(limit - n, 0), reset
-    return n <= limit, math.max(reset - math.floor(now), 1)
+    return n <= limit, math.min(math.max(math.ceil(opened + WINDOW - now), 1), WINDOW)
 end
 
 function M.access()
@@ -158,6 +164,15 @@ function M.access()
     end
 
     local allowed, retry_after = count(key, limit)
+    if allowed and read_only(ngx.var.uri) then
+        local method = ngx.req.get_method()
+        if method ~= "GET" and method ~= "HEAD" and method ~= "OPTIONS" then
+            ngx.header["Allow"] = "GET, HEAD"
+            return send_error(405, "MBN02", method .. " is not allowed on " .. ngx.var.uri .. ".",
+                "API resources are read-only; every change is a function call.",
+                "Use the matching POST /api/rpc/<function>, see the OpenAPI document at GET /api/.")
+        end
+    end
     if not allowed then
         ngx.header["Retry-After"] = retry_after
         return send_error(429, "MBR01",

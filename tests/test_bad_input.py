@@ -1,0 +1,91 @@
+"""Bad input gets a clear 4xx in MBT's error shape, with a code from docs/errors.md, and writes nothing."""
+
+import pytest
+
+from conftest import PASSWORD, assert_error, unique_email
+
+
+@pytest.fixture
+def users_unchanged(admin):
+    before = admin.execute("select count(*) from auth.users").fetchone()[0]
+    yield
+    assert admin.execute("select count(*) from auth.users").fetchone()[0] == before
+
+
+JSON = {"Content-Type": "application/json"}
+
+
+@pytest.mark.usefixtures("users_unchanged")
+def test_malformed_json_is_400(api):
+    r = api.post("/api/sessions/signup", content=b'{"email": "a@example.com", "password": ', headers=JSON)
+    assert_error(r, 400, "MBV01")
+
+
+@pytest.mark.usefixtures("users_unchanged")
+@pytest.mark.parametrize("body", [
+    {"email": 42, "password": PASSWORD},
+    {"email": "wrong-types@example.com", "password": ["not", "a", "string"]},
+    {"email": None, "password": PASSWORD},
+])
+def test_wrong_types_are_422_naming_the_field(api, body):
+    r = api.post("/api/sessions/signup", json=body)
+    err = assert_error(r, 422, "MBV03")
+    assert "'email'" in err["message"] or "'password'" in err["message"]
+
+
+@pytest.mark.usefixtures("users_unchanged")
+def test_a_body_that_is_not_an_object_is_422(api):
+    assert_error(api.post("/api/sessions/signup", json=["a@example.com", PASSWORD]), 422, "MBV03")
+
+
+@pytest.mark.usefixtures("users_unchanged")
+@pytest.mark.parametrize("missing", ["email", "password"])
+def test_missing_fields_are_422_naming_the_field(api, missing):
+    body = {"email": unique_email(), "password": PASSWORD}
+    del body[missing]
+    err = assert_error(api.post("/api/sessions/signup", json=body), 422, "MBV04")
+    assert f"'{missing}'" in err["message"]
+
+
+@pytest.mark.usefixtures("users_unchanged")
+def test_unknown_fields_are_422_naming_the_field(api):
+    body = {"email": unique_email(), "password": PASSWORD, "tier": "pro_plus"}
+    err = assert_error(api.post("/api/sessions/signup", json=body), 422, "MBV05")
+    assert "'tier'" in err["message"]
+
+
+@pytest.mark.usefixtures("users_unchanged")
+def test_oversized_body_is_413_from_the_gateway(api):
+    body = {"email": unique_email(), "password": "p" * 40_000}
+    assert_error(api.post("/api/sessions/signup", json=body), 413, "MBV02")
+
+
+@pytest.mark.usefixtures("users_unchanged")
+def test_a_body_that_is_not_json_is_415(api):
+    r = api.post("/api/sessions/signup", content=b"email=a@example.com&password=x",
+                 headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert_error(r, 415, "MBV07")
+
+
+def test_unknown_paths_are_404_in_the_error_shape(api, user):
+    assert_error(api.get("/nothing-here"), 404, "MBN01")
+    assert_error(api.get("/api/sessions/nothing-here/at-all", headers=user.auth), 404, "MBN01")
+
+
+def test_wrong_method_is_405(api):
+    assert_error(api.get("/api/sessions/signup"), 405, "MBN02")
+
+
+def test_anonymous_account_read_is_401_in_the_error_shape(api):
+    r = api.get("/api/account")
+    assert r.status_code == 401
+    assert set(r.json()) == {"code", "message", "details", "hint"}
+    assert r.json()["code"] == "42501"
+
+
+@pytest.mark.parametrize("method", ["POST", "PATCH", "PUT", "DELETE"])
+def test_api_resources_are_read_only_405(api, user, method):
+    r = api.request(method, "/api/account", headers=user.auth, json={"cash": "1000000000.00"})
+    assert_error(r, 405, "MBN02")
+    assert r.headers["Allow"] == "GET, HEAD"
+    assert api.get("/api/account", headers=user.auth).json()["cash"] == "100000.00"
