@@ -1,0 +1,91 @@
+"""Who may reach what: every api endpoint for user A, user B and an anonymous caller, through HTTP,
+and the same boundaries at the database."""
+
+import psycopg
+import pytest
+
+from conftest import act_as, sign_up, sign_up_in_db
+
+# Every object of the api schema, with what each caller gets. A new endpoint fails
+# test_every_api_object_is_in_the_matrix until its row is added here.
+MATRIX = {
+    ("view", "account"): {"owner": "own row", "other": "own row", "anonymous": 401},
+    ("function", "ping"): {"owner": 200, "other": 200, "anonymous": 200},
+}
+
+
+def test_every_api_object_is_in_the_matrix(admin):
+    objects = set(admin.execute("""
+        select 'view', c.relname from pg_class as c join pg_namespace as n on n.oid = c.relnamespace
+        where n.nspname = 'api' and c.relkind in ('v', 'm', 'r', 'f', 'p')
+        union all
+        select 'function', p.proname from pg_proc as p join pg_namespace as n on n.oid = p.pronamespace
+        where n.nspname = 'api'
+    """).fetchall())
+    assert objects == set(MATRIX)
+
+
+@pytest.fixture
+def pair(api):
+    return sign_up(api), sign_up(api)
+
+
+def test_each_user_reads_only_their_own_account(api, pair):
+    a, b = pair
+    assert api.get("/api/account", headers=a.auth).json()["id"] == a.account_id
+    assert api.get("/api/account", headers=b.auth).json()["id"] == b.account_id
+
+
+def test_filtering_for_another_users_account_finds_nothing(postgrest, pair):
+    a, b = pair
+    r = postgrest.get("/account", params={"id": f"eq.{b.account_id}"}, headers=a.auth)
+    assert r.status_code == 200 and r.json() == []
+    everything = postgrest.get("/account", headers=a.auth).json()
+    assert [row["id"] for row in everything] == [a.account_id]
+
+
+def test_anonymous_callers_cannot_read_accounts(api, postgrest):
+    assert api.get("/api/account").status_code == 401
+    assert postgrest.get("/account").status_code == 401
+
+
+@pytest.mark.parametrize("who", ["owner", "other", "anonymous"])
+def test_ping_is_open_to_everyone(api, pair, who):
+    headers = {"owner": pair[0].auth, "other": pair[1].auth, "anonymous": {}}[who]
+    r = api.get("/api/rpc/ping", headers=headers)
+    assert r.status_code == 200 and r.json() == "pong"
+
+
+def test_openapi_document_shows_anonymous_callers_only_what_they_may_use(api, pair):
+    anonymous = api.get("/api/").json()
+    signed_in = api.get("/api/", headers=pair[0].auth).json()
+    assert "/account" not in anonymous["paths"]
+    assert "/account" in signed_in["paths"]
+    assert signed_in["info"]["title"] == "MBT paper-trading API"
+
+
+@pytest.mark.parametrize("table", ["mbt.accounts", "auth.users", "auth.sessions", "auth.refresh_tokens",
+                                   "auth.login_throttle", "mbt.account_balances"])
+@pytest.mark.parametrize("role", ["app_user", "web_anon"])
+def test_web_roles_cannot_touch_private_tables(db, table, role):
+    u = sign_up_in_db(db)
+    act_as(db, role, u["user_id"] if role == "app_user" else None)
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        db.execute(f"select * from {table}")
+
+
+def test_the_view_owner_sees_only_the_callers_rows_at_the_database(db):
+    a, b = sign_up_in_db(db), sign_up_in_db(db)
+    act_as(db, "app_user", a["user_id"])
+    assert db.execute("select id from api.account").fetchall() == [(a["account_id"],)]
+    act_as(db, "app_user", b["user_id"])
+    assert db.execute("select id from api.account").fetchall() == [(b["account_id"],)]
+    act_as(db, "web_anon")
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        db.execute("select id from api.account")
+
+
+def test_web_roles_cannot_call_auth_functions(db):
+    act_as(db, "app_user")
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        db.execute("select auth.erase_user(gen_random_uuid())")
