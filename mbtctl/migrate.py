@@ -195,11 +195,16 @@ PRIVATE_SCHEMAS = ("auth", "mbt", "md", "jobs", "analytics")
 
 
 def _clear_stateless(conn: psycopg.Connection) -> None:
-    """Drop the api schema, every policy and every function of the private schemas, so that the
+    """Drop the api schema, and every view, policy and function of the private schemas, so that the
     files re-create them as written (a changed signature or return type needs a drop first).
     A function that a stateful object depends on (a trigger, a default) stays, and CREATE OR
     REPLACE updates it in place; changing its signature takes a migration."""
     conn.execute("drop schema if exists api cascade")
+    views = conn.execute(
+        "select c.oid::regclass::text from pg_class as c join pg_namespace as n on n.oid = c.relnamespace "
+        "where n.nspname = any(%s) and c.relkind = 'v'", [list(PRIVATE_SCHEMAS)]).fetchall()
+    for (view,) in views:
+        conn.execute(f"drop view if exists {view} cascade")
     policies = conn.execute(
         "select format('drop policy %%I on %%I.%%I', policyname, schemaname, tablename) "
         "from pg_policies where schemaname = any(%s)", [list(PRIVATE_SCHEMAS)]).fetchall()

@@ -1,0 +1,121 @@
+"""Migrations for DBAs: forward-only, one transaction each, checksummed; and the declarative
+sql/schema never drifts from what the migrations build."""
+
+import shutil
+import subprocess
+import sys
+import uuid
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from mbtctl import migrate
+from mbtctl.config import PROJECT_ROOT
+
+
+@pytest.fixture
+def scratch_db(cfg):
+    """An empty database of its own, dropped after the test."""
+    names = []
+
+    def create() -> str:
+        name = f"scratch_{uuid.uuid4().hex[:10]}"
+        with psycopg.connect(cfg.dsn(dbname="postgres"), autocommit=True) as conn:
+            conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+            conn.execute(sql.SQL("grant create on database {} to dba").format(sql.Identifier(name)))
+        names.append(name)
+        return name
+
+    yield create
+    with psycopg.connect(cfg.dsn(dbname="postgres"), autocommit=True) as conn:
+        for name in names:
+            conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+
+
+def schema_dump(cfg, dbname: str) -> str:
+    out = subprocess.run(
+        ["/usr/lib/postgresql/15/bin/pg_dump", "--schema-only", "--no-owner", "--exclude-schema=ops",
+         "-h", str(cfg.run_dir), "-p", str(cfg.pg_port), "-U", "postgres", dbname],
+        check=True, capture_output=True, text=True,
+    ).stdout
+    # comments and the random \\restrict keys of pg_dump >= 15.14 differ from one dump to the next
+    return "\n".join(line for line in out.splitlines() if not line.startswith(("--", "\\restrict", "\\unrestrict")))
+
+
+def test_migrations_build_exactly_the_schema_that_sql_schema_declares(cfg, scratch_db):
+    from_migrations, from_schema = scratch_db(), scratch_db()
+    with psycopg.connect(cfg.dsn(dbname=from_migrations)) as conn:
+        migrate.install_pgmq(conn)
+        migrate.migrate(conn)
+        migrate.deploy(conn)
+    with psycopg.connect(cfg.dsn(dbname=from_schema)) as conn:
+        migrate.install_pgmq(conn)
+        migrate.build_from_schema(conn)
+        migrate.deploy(conn)
+    a, b = schema_dump(cfg, from_migrations), schema_dump(cfg, from_schema)
+    assert "create table auth.users" in a.lower()
+    assert a == b
+
+
+@pytest.fixture
+def migrations_dir(tmp_path):
+    target = tmp_path / "migrations"
+    shutil.copytree(PROJECT_ROOT / "sql" / "migrations", target)
+    return target
+
+
+def test_pending_migrations_apply_once_each_with_their_checksum(cfg, scratch_db, migrations_dir):
+    (migrations_dir / "9001_add_note.sql").write_text("create table mbt.test_note (id int primary key);\n")
+    db = scratch_db()
+    with psycopg.connect(cfg.dsn(dbname=db)) as conn:
+        applied = migrate.migrate(conn, migrate.discover(migrations_dir))
+        assert [m.version for m in applied] == [1, 9001]
+        assert migrate.migrate(conn, migrate.discover(migrations_dir)) == []
+        rows = conn.execute("select version, checksum from ops.schema_migrations order by version").fetchall()
+    assert rows[-1] == (9001, migrate.discover(migrations_dir)[-1].checksum)
+
+
+def test_a_changed_applied_migration_is_refused_naming_the_file(cfg, scratch_db, migrations_dir):
+    db = scratch_db()
+    with psycopg.connect(cfg.dsn(dbname=db)) as conn:
+        migrate.migrate(conn, migrate.discover(migrations_dir))
+        first = migrations_dir / "0001_foundation.sql"
+        first.write_text(first.read_text() + "\n-- an edit after the fact\n")
+        with pytest.raises(migrate.MigrationError, match=r"0001_foundation\.sql was changed after it was applied"):
+            migrate.migrate(conn, migrate.discover(migrations_dir))
+
+
+def test_a_failing_migration_rolls_back_whole_and_is_not_recorded(cfg, scratch_db, migrations_dir):
+    (migrations_dir / "9002_half_done.sql").write_text(
+        "create table mbt.half_done (id int primary key);\nselect 1 / 0;\n")
+    db = scratch_db()
+    with psycopg.connect(cfg.dsn(dbname=db)) as conn:
+        with pytest.raises(migrate.MigrationError, match=r"9002_half_done\.sql failed and was rolled back"):
+            migrate.migrate(conn, migrate.discover(migrations_dir))
+        assert conn.execute("select to_regclass('mbt.half_done')").fetchone()[0] is None
+        versions = [v for (v,) in conn.execute("select version from ops.schema_migrations")]
+    assert versions == [1]
+
+
+def test_badly_named_migration_files_are_refused(tmp_path):
+    (tmp_path / "2_oops.sql").write_text("select 1;")
+    with pytest.raises(migrate.MigrationError, match="NNNN_slug.sql"):
+        migrate.discover(tmp_path)
+
+
+def test_deploy_is_repeatable_and_asks_postgrest_to_reload(cfg):
+    with psycopg.connect(cfg.dsn(), autocommit=True) as listener, psycopg.connect(cfg.dsn()) as conn:
+        listener.execute("listen pgrst")
+        migrate.deploy(conn)
+        migrate.deploy(conn)
+        notices = [n.payload for n in listener.notifies(timeout=2, stop_after=2)]
+    assert notices == ["reload schema", "reload schema"]
+
+
+def test_migrate_status_lists_applied_and_pending(cfg):
+    env = {"MBT_DATA_DIR": str(cfg.data_dir), "MBT_PG_PORT": str(cfg.pg_port), "PATH": "/usr/bin:/bin"}
+    out = subprocess.run([sys.executable, "-m", "mbtctl", "migrate-status"], env=env, cwd=PROJECT_ROOT,
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "0001_foundation" in out.stdout and "applied" in out.stdout
