@@ -37,6 +37,8 @@ from mbtctl import stack
 from mbtctl.config import PROJECT_ROOT, Config
 from mbtctl.services import postgrest_env
 
+from . import cpu
+
 BENCH_DIR = Path(__file__).resolve().parent
 DATA_DIR = PROJECT_ROOT / ".data" / "bench"
 REPORT = BENCH_DIR / "report.md"
@@ -49,6 +51,7 @@ WARM_UP_SECONDS, MEASURE_SECONDS = 2, 10
 OBJECT = "application/vnd.pgrst.object+json"
 TARGET_ACCOUNT_RATIO = 0.75  # gateway / direct PostgREST, GET account
 TARGET_ACCOUNT_RPS = 1000  # gateway GET /api/account, requests per second
+OTHER_LOAD_WARNING = 0.25  # CPUs used by processes outside the bench: the report then says so
 
 
 class BenchError(RuntimeError):
@@ -72,10 +75,19 @@ class Result:
     p50_ms: float
     p90_ms: float
     p99_ms: float
+    usage: cpu.Usage  # where the CPU went during the measured run
 
     @property
     def rps(self) -> float:
         return self.requests / self.seconds
+
+    def cpu_ms_per_request(self, cores: float) -> float:
+        return cores / self.rps * 1000
+
+    @property
+    def total_cpu_ms_per_request(self) -> float:
+        """Stack and wrk together: on a CPU-bound machine, throughput is about CPUs / this."""
+        return self.cpu_ms_per_request(sum(self.usage.components.values()) + self.usage.wrk)
 
 
 # --- the stack ------------------------------------------------------------------------------------
@@ -184,14 +196,16 @@ def run_wrk(scenario: Scenario, tokens_file: Path, seconds: int) -> dict[str, fl
     return figures
 
 
-def measure(scenario: Scenario, tokens: list[str], tokens_file: Path) -> Result:
+def measure(cfg: Config, scenario: Scenario, tokens: list[str], tokens_file: Path) -> Result:
     check_once(scenario, tokens[0])
     print(f"bench: ({scenario.key}) {scenario.title}: {scenario.url}", flush=True)
     run_wrk(scenario, tokens_file, WARM_UP_SECONDS)
+    before = cpu.sample(cfg)
     figures = run_wrk(scenario, tokens_file, MEASURE_SECONDS)
+    usage = cpu.Usage.between(before, cpu.sample(cfg))
     result = Result(scenario, requests=int(figures["requests"]), seconds=figures["duration_us"] / 1e6,
                     p50_ms=figures["latency_p50_us"] / 1000, p90_ms=figures["latency_p90_us"] / 1000,
-                    p99_ms=figures["latency_p99_us"] / 1000)
+                    p99_ms=figures["latency_p99_us"] / 1000, usage=usage)
     print(f"bench:     {result.rps:,.0f} req/s, p50 {result.p50_ms:.2f} ms, p99 {result.p99_ms:.2f} ms", flush=True)
     return result
 
@@ -202,7 +216,7 @@ def run_bench(cfg: Config) -> dict[str, Result]:
     tokens_file.write_text("\n".join(tokens) + "\n")
     tokens_file.chmod(0o600)
     # (a) and (d) are apart so that each user's gateway count in any one minute stays far below 3000
-    return {scenario.key: measure(scenario, tokens, tokens_file) for scenario in scenarios(cfg)}
+    return {scenario.key: measure(cfg, scenario, tokens, tokens_file) for scenario in scenarios(cfg)}
 
 
 # --- the report -----------------------------------------------------------------------------------
@@ -239,26 +253,57 @@ def verdict(value: float, target: float) -> str:
     return "PASS" if value >= target else "MISS"
 
 
-def render_report(cfg: Config, results: dict[str, Result]) -> str:
-    a, b, c, d = (results[key] for key in "abcd")
-    lines = ["# MBT bench: the gateway against PostgREST", "", *machine(cfg), "",
-             "| | Scenario | Request | req/s | p50 ms | p90 ms | p99 ms |", "|---|---|---|---:|---:|---:|---:|"]
+def figures_table(results: dict[str, Result]) -> list[str]:
+    lines = ["| | Scenario | Request | req/s | p50 ms | p90 ms | p99 ms |", "|---|---|---|---:|---:|---:|---:|"]
     for r in results.values():
         path = r.scenario.url.split("/", 3)[3]
         lines.append(f"| ({r.scenario.key}) | {r.scenario.title} | `GET /{path}` | {r.rps:,.0f} | "
                      f"{r.p50_ms:.2f} | {r.p90_ms:.2f} | {r.p99_ms:.2f} |")
+    return lines
+
+
+def cpu_table(results: dict[str, Result]) -> list[str]:
+    names = [*cpu.COMPONENTS, "wrk"]
+    lines = ["CPU milliseconds per request, by process (less noisy than req/s on a shared machine):", "",
+             f"| | {' | '.join(names)} | all | other load, CPUs |", "|---|" + "---:|" * (len(names) + 2)]
+    for r in results.values():
+        cores = [*(r.usage.components[name] for name in cpu.COMPONENTS), r.usage.wrk]
+        per_request = " | ".join(f"{r.cpu_ms_per_request(c):.3f}" for c in cores)
+        lines.append(f"| ({r.scenario.key}) | {per_request} | {r.total_cpu_ms_per_request:.3f} | "
+                     f"{r.usage.other:.2f} |")
+    return lines
+
+
+def ratios_table(results: dict[str, Result]) -> list[str]:
+    a, b, c, d = (results[key] for key in "abcd")
     account_ratio, ping_ratio = a.rps / b.rps, d.rps / c.rps
-    lines += [
-        "", "| Figure | Value | Target | Result |", "|---|---:|---:|---|",
+    return [
+        "| Figure | Value | Target | Result |", "|---|---:|---:|---|",
         f"| gateway / direct, account: (a) / (b) | {account_ratio:.2f} | ≥ {TARGET_ACCOUNT_RATIO:.2f} | "
         f"{verdict(account_ratio, TARGET_ACCOUNT_RATIO)} |",
         f"| gateway account, req/s: (a) | {a.rps:,.0f} | ≥ {TARGET_ACCOUNT_RPS:,} | "
         f"{verdict(a.rps, TARGET_ACCOUNT_RPS)} |",
         f"| gateway / direct, no-op RPC: (d) / (c) | {ping_ratio:.2f} | | (for information) |",
+        f"| the same from CPU per request, account: all (b) / all (a) | "
+        f"{b.total_cpu_ms_per_request / a.total_cpu_ms_per_request:.2f} | | (what a CPU-bound machine would give) |",
+        f"| the same from CPU per request, no-op RPC: all (c) / all (d) | "
+        f"{c.total_cpu_ms_per_request / d.total_cpu_ms_per_request:.2f} | | (what a CPU-bound machine would give) |",
         f"| gateway p50 latency added, account: (a) - (b) | {a.p50_ms - b.p50_ms:+.2f} ms | | (for information) |",
-        "",
     ]
-    return "\n".join(lines)
+
+
+def disturbance_note(results: dict[str, Result]) -> list[str]:
+    worst = max(r.usage.other for r in results.values())
+    if worst < OTHER_LOAD_WARNING:
+        return []
+    return ["", f"**Note:** other processes on this machine used up to {worst:.2f} CPUs during a measurement; "
+            "req/s and the ratios are disturbed by it (the CPU per request much less). Re-run on a quiet machine."]
+
+
+def render_report(cfg: Config, results: dict[str, Result]) -> str:
+    sections = [["# MBT bench: the gateway against PostgREST"], machine(cfg), figures_table(results),
+                ratios_table(results) + disturbance_note(results), cpu_table(results)]
+    return "\n\n".join("\n".join(section) for section in sections) + "\n"
 
 
 def main() -> int:
