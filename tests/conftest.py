@@ -18,7 +18,7 @@ import httpx
 import psycopg
 import pytest
 
-from mbtctl import cluster, services, stack
+from mbtctl import stack
 from mbtctl.config import PROJECT_ROOT, Config, RateLimits
 
 TEST_DATA_DIR = PROJECT_ROOT / ".data" / "test"

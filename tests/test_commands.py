@@ -42,7 +42,8 @@ def test_run_serves_the_stack_and_stop_ends_everything_it_started(cfg):
             r = client.post("/api/sessions/signup", json={"email": unique_email(), "password": PASSWORD})
             assert r.status_code == 201
             token = r.json()["access_token"]
-            assert client.get("/api/account", headers={"Authorization": f"Bearer {token}"}).json()["cash"] == "100000.00"
+            account = client.get("/api/account", headers={"Authorization": f"Bearer {token}"}).json()
+            assert account["cash"] == "100000.00"
 
         stop = subprocess.run([sys.executable, "-m", "mbtctl", "stop"], cwd=PROJECT_ROOT, env=env,
                               capture_output=True, text=True, timeout=60)

@@ -100,7 +100,7 @@ def test_a_failing_migration_rolls_back_whole_and_is_not_recorded(cfg, scratch_d
 
 def test_badly_named_migration_files_are_refused(tmp_path):
     (tmp_path / "2_oops.sql").write_text("select 1;")
-    with pytest.raises(migrate.MigrationError, match="NNNN_slug.sql"):
+    with pytest.raises(migrate.MigrationError, match=r"NNNN_slug\.sql"):
         migrate.discover(tmp_path)
 
 
