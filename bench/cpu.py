@@ -36,14 +36,15 @@ def _stat(pid: int) -> list[str] | None:
 
 
 def _tree_cpu(root: int | None) -> float:
-    """CPU seconds (user + system) of root and all its descendants still alive."""
+    """CPU seconds (user + system) of root and all its descendants; those that ended (a PostgreSQL backend,
+    an autovacuum worker) count through their parent's cutime/cstime once it has reaped them."""
     if root is None:
         return 0.0
     parents, ticks = {}, {}
     for entry in os.listdir("/proc"):
         if entry.isdigit() and (fields := _stat(int(entry))):
             parents[int(entry)] = int(fields[1])
-            ticks[int(entry)] = int(fields[11]) + int(fields[12])
+            ticks[int(entry)] = sum(int(x) for x in fields[11:15])  # utime, stime, cutime, cstime
     tree, frontier = {root}, [root]
     while frontier:
         parent = frontier.pop()

@@ -41,6 +41,8 @@ def postgrest_env(cfg: Config) -> dict[str, str]:
         "PGRST_DB_POOL": "20",
         "PGRST_DB_EXTRA_SEARCH_PATH": "",
         "PGRST_JWT_SECRET": cfg.jwt_secret(),
+        # verified tokens are cached (revocation is still checked per request by the pre-request hook)
+        "PGRST_JWT_CACHE_MAX_LIFETIME": str(cfg.access_token_seconds),
         "PGRST_SERVER_HOST": "127.0.0.1",
         "PGRST_SERVER_PORT": str(cfg.postgrest_port),
         "PGRST_ADMIN_SERVER_PORT": str(cfg.postgrest_admin_port),
