@@ -15,6 +15,8 @@ roles_sql=${MBT_ROLES_SQL:-/opt/mbt/sql/roles.sql}
 : "${AUTHENTICATOR_PASSWORD:?AUTHENTICATOR_PASSWORD must be set (PostgREST logs in as authenticator)}"
 : "${MBT_SESSIONS_PASSWORD:?MBT_SESSIONS_PASSWORD must be set (the sessions service logs in as mbt_sessions)}"
 
+# quiet: roles.sql re-grants memberships that already exist on every run after the first
+export PGOPTIONS="${PGOPTIONS:-} -c client_min_messages=warning"
 psql_args=(
     -v ON_ERROR_STOP=1 --no-psqlrc --quiet
     --username "${PGUSER:-${POSTGRES_USER:-postgres}}"
