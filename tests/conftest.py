@@ -21,7 +21,8 @@ import pytest
 from mbtctl import stack
 from mbtctl.config import PROJECT_ROOT, Config, RateLimits
 
-TEST_DATA_DIR = PROJECT_ROOT / ".data" / "test"
+# one directory per test run (its pid), so two runs on one machine never share a stack
+TEST_DATA_DIR = PROJECT_ROOT / ".data" / f"test-{os.getpid()}"
 PASSWORD = "correct horse battery staple"
 
 
@@ -44,14 +45,22 @@ def cfg() -> Iterator[Config]:
         # up hundreds of users from one address (test_rate_limits checks it on a gateway of its own)
         rate_limits=RateLimits(anonymous=1_000_000),
     )
-    if TEST_DATA_DIR.exists():  # left over from an interrupted run
-        stack.down(config)
-        shutil.rmtree(TEST_DATA_DIR)
+    remove_stacks_of_dead_runs()
     try:
         stack.up(config)
         yield config
     finally:
         stack.down(config)
+        shutil.rmtree(TEST_DATA_DIR, ignore_errors=True)
+
+
+def remove_stacks_of_dead_runs() -> None:
+    """Stop and remove what an interrupted earlier run left behind (its pid is gone)."""
+    for old in TEST_DATA_DIR.parent.glob("test-*"):
+        pid = old.name.removeprefix("test-")
+        if pid.isdigit() and not os.path.exists(f"/proc/{pid}"):
+            stack.down(Config(data_dir=old))
+            shutil.rmtree(old, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -89,3 +89,11 @@ def test_api_resources_are_read_only_405(api, user, method):
     assert_error(r, 405, "MBN02")
     assert r.headers["Allow"] == "GET, HEAD"
     assert api.get("/api/account", headers=user.auth).json()["cash"] == "100000.00"
+
+
+def test_an_overlong_url_is_400_in_the_error_shape(api):
+    assert_error(api.get("/api/" + "a" * 10_000), 400, "MBV08")
+
+
+def test_an_overlong_header_is_400_in_the_error_shape(api):
+    assert_error(api.get("/api/account", headers={"X-Padding": "p" * 10_000}), 400, "MBV08")

@@ -20,7 +20,7 @@ def test_setup_run_again_installs_nothing():
 
 
 def test_run_serves_the_stack_and_stop_ends_everything_it_started(cfg):
-    data_dir = PROJECT_ROOT / ".data" / "test-run"
+    data_dir = cfg.data_dir / "make-run"
     shutil.rmtree(data_dir, ignore_errors=True)
     ports = {name: free_port() for name in ("MBT_PG_PORT", "MBT_HTTP_PORT", "MBT_POSTGREST_PORT",
                                              "MBT_POSTGREST_ADMIN_PORT", "MBT_SESSIONS_PORT")}

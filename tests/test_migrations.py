@@ -9,6 +9,7 @@ import uuid
 import psycopg
 import pytest
 from psycopg import sql
+from pytest_postgresql.janitor import DatabaseJanitor
 
 from mbtctl import migrate
 from mbtctl.config import PROJECT_ROOT
@@ -16,21 +17,21 @@ from mbtctl.config import PROJECT_ROOT
 
 @pytest.fixture
 def scratch_db(cfg):
-    """An empty database of its own, dropped after the test."""
-    names = []
+    """Empty databases of their own (pytest-postgresql's janitor creates and drops them)."""
+    janitors = []
 
     def create() -> str:
-        name = f"scratch_{uuid.uuid4().hex[:10]}"
+        janitor = DatabaseJanitor(user="postgres", host=str(cfg.run_dir), port=cfg.pg_port,
+                                  dbname=f"scratch_{uuid.uuid4().hex[:10]}")
+        janitor.init()
+        janitors.append(janitor)
         with psycopg.connect(cfg.dsn(dbname="postgres"), autocommit=True) as conn:
-            conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
-            conn.execute(sql.SQL("grant create on database {} to dba").format(sql.Identifier(name)))
-        names.append(name)
-        return name
+            conn.execute(sql.SQL("grant create on database {} to dba").format(sql.Identifier(janitor.dbname)))
+        return janitor.dbname
 
     yield create
-    with psycopg.connect(cfg.dsn(dbname="postgres"), autocommit=True) as conn:
-        for name in names:
-            conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+    for janitor in janitors:
+        janitor.drop()
 
 
 def schema_dump(cfg, dbname: str) -> str:

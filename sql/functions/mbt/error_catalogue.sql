@@ -27,6 +27,7 @@ as $$
         ('MBV05', 422, 'unknown_field'),
         ('MBV06', 422, 'invalid_email'),
         ('MBV07', 415, 'unsupported_media_type'),
+        ('MBV08', 400, 'malformed_request'),
         ('MBN01', 404, 'not_found'),
         ('MBN02', 405, 'method_not_allowed'),
         ('MBS01', 503, 'service_unavailable'),
