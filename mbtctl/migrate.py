@@ -22,6 +22,7 @@ import psycopg
 from pgmq.install import get_embedded_install_sql, get_embedded_sql_version
 from psycopg import sql
 
+from . import market_calendar
 from .config import PROJECT_ROOT, Config
 
 SQL_DIR = PROJECT_ROOT / "sql"
@@ -249,10 +250,15 @@ def build_from_schema(conn: psycopg.Connection) -> None:
 
 
 def upgrade(cfg: Config) -> list[Migration]:
-    """Everything a deploy does: roles, database, pgmq, pending migrations, functions and policies."""
+    """Everything a deploy does: roles, database, pgmq, pending migrations, functions and policies,
+    then the reference data the engine needs: the NYSE calendar and the quote partitions of the
+    coming days (the maintenance job keeps both current)."""
     ensure_database(cfg)
     with psycopg.connect(cfg.dsn()) as conn:
         install_pgmq(conn)
         applied = migrate(conn)
         deploy(conn)
+        today = market_calendar.new_york_today()
+        market_calendar.load(conn, today)
+        market_calendar.ensure_quote_partitions(conn, today)
     return applied

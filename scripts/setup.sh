@@ -52,7 +52,9 @@ fi
 # Debian's python3, not a per-user interpreter: the services run as the unprivileged user when we are
 # root, and it cannot enter /root (where pyenv-style interpreters live).
 PYTHON=/usr/bin/python3
-stamp="$PYTHON $(sha256sum pyproject.toml | cut -d' ' -f1)"
+# the stamp covers only what is installed (dependencies), not tool settings in pyproject.toml
+deps=$("$PYTHON" -c 'import json, tomllib; p = tomllib.load(open("pyproject.toml", "rb"))["project"]; print(json.dumps([p["dependencies"], p["optional-dependencies"]], sort_keys=True))')
+stamp="$PYTHON $(printf '%s' "$deps" | sha256sum | cut -d' ' -f1)"
 if [ "$(cat .venv/.mbt-stamp 2>/dev/null)" != "$stamp" ]; then
     say "creating .venv from pyproject.toml"
     rm -rf .venv

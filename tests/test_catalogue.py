@@ -87,7 +87,7 @@ def test_every_private_table_and_column_has_a_comment(admin):
         select c.oid::regclass::text || coalesce('.' || a.attname, '')
         from pg_class as c join pg_namespace as n on n.oid = c.relnamespace
         left join pg_attribute as a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
-        where n.nspname = any(%s) and c.relkind in ('r', 'p', 'v')
+        where n.nspname = any(%s) and c.relkind in ('r', 'p', 'v') and not c.relispartition
           and (obj_description(c.oid, 'pg_class') is null
                or (a.attname is not null and col_description(c.oid, a.attnum) is null))
     """, [PRIVATE_SCHEMAS]).fetchall()

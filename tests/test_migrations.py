@@ -71,7 +71,7 @@ def test_pending_migrations_apply_once_each_with_their_checksum(cfg, scratch_db,
     db = scratch_db()
     with psycopg.connect(cfg.dsn(dbname=db)) as conn:
         applied = migrate.migrate(conn, migrate.discover(migrations_dir))
-        assert [m.version for m in applied] == [1, 9001]
+        assert [m.version for m in applied] == [m.version for m in migrate.discover()] + [9001]
         assert migrate.migrate(conn, migrate.discover(migrations_dir)) == []
         rows = conn.execute("select version, checksum from ops.schema_migrations order by version").fetchall()
     assert rows[-1] == (9001, migrate.discover(migrations_dir)[-1].checksum)
@@ -96,7 +96,7 @@ def test_a_failing_migration_rolls_back_whole_and_is_not_recorded(cfg, scratch_d
             migrate.migrate(conn, migrate.discover(migrations_dir))
         assert conn.execute("select to_regclass('mbt.half_done')").fetchone()[0] is None
         versions = [v for (v,) in conn.execute("select version from ops.schema_migrations")]
-    assert versions == [1]
+    assert sorted(versions) == [m.version for m in migrate.discover()]
 
 
 def test_badly_named_migration_files_are_refused(tmp_path):
