@@ -104,13 +104,16 @@ local function send_error(status, code, message, details, hint)
     return ngx.exit(status)
 end
 
+-- the access token and where it came from: "header", "cookie", or nil; a malformed Authorization
+-- header is an error (never passed on as anonymous, which would dodge the caller's budget)
 local function bearer_token()
     local auth = ngx.var.http_authorization
     if auth then
-        local token = auth:match("^[Bb]earer%s+(%S+)%s*$")
-        if token then
-            return token, "header"
+        local m = ngx.re.match(auth, [[^\s*bearer\s+(\S+)\s*$]], "joi")
+        if m then
+            return m[1], "header"
         end
+        return nil, "malformed"
     end
     local cookie = ngx.var.cookie_mbt_access
     if cookie and cookie ~= "" then
@@ -135,43 +138,37 @@ local function count(key, limit)
     return n <= limit, math.min(math.max(math.ceil(opened + WINDOW - now), 1), WINDOW)
 end
 
+local safe_methods = { GET = true, HEAD = true, OPTIONS = true }
+
 function M.access()
     if ngx.req.is_internal() then
         return
     end
+    local uri = ngx.var.uri
     local token, source = bearer_token()
     local claims, why
     if token then
         claims, why = verify(token)
-        if not claims and not anonymous_ok[ngx.var.uri] then
-            return send_error(401, "MBA08", "Your access token is not valid: " .. why .. ".", why,
-                "Refresh it (POST /api/sessions/refresh) or log in again (POST /api/sessions/login).")
-        end
+    elseif source == "malformed" then
+        why = "the Authorization header is not \"Bearer <token>\""
     end
+    local rejected = why and not (anonymous_ok[uri] and source ~= "malformed")
 
     local key, limit, who
     if claims then
         who = claims.tier or "free"
         limit = limits[who] or limits.free
         key = "u:" .. claims.sub
-        if source == "cookie" then
-            ngx.req.set_header("Authorization", "Bearer " .. token)
-        end
     else
         who = "anonymous"
         limit = limits.anonymous
         key = "a:" .. ngx.var.remote_addr
     end
-
     local allowed, retry_after = count(key, limit)
-    if allowed and read_only(ngx.var.uri) then
-        local method = ngx.req.get_method()
-        if method ~= "GET" and method ~= "HEAD" and method ~= "OPTIONS" then
-            ngx.header["Allow"] = "GET, HEAD"
-            return send_error(405, "MBN02", method .. " is not allowed on " .. ngx.var.uri .. ".",
-                "API resources are read-only; every change is a function call.",
-                "Use the matching POST /api/rpc/<function>, see the OpenAPI document at GET /api/.")
-        end
+
+    if rejected then
+        return send_error(401, "MBA08", "Your access token is not valid: " .. why .. ".", why,
+            "Refresh it (POST /api/sessions/refresh) or log in again (POST /api/sessions/login).")
     end
     if not allowed then
         ngx.header["Retry-After"] = retry_after
@@ -180,6 +177,24 @@ function M.access()
             string.format("limit = %d per minute; retry after %d s", limit, retry_after),
             who == "anonymous" and "Log in: signed-in callers get a budget of their own."
                 or "Wait for the reset, or upgrade your tier for a larger budget.")
+    end
+
+    local method = ngx.req.get_method()
+    if read_only(uri) and not safe_methods[method] then
+        ngx.header["Allow"] = "GET, HEAD"
+        return send_error(405, "MBN02", method .. " is not allowed on " .. uri .. ".",
+            "API resources are read-only; every change is a function call.",
+            "Use the matching POST /api/rpc/<function>, see the OpenAPI document at GET /api/.")
+    end
+    -- a browser sends the cookie on any same-site request, forms included; a custom header proves
+    -- the request came from script on our own pages (cross-site forms cannot set one)
+    if claims and source == "cookie" and not safe_methods[method] and not ngx.var.http_x_requested_with then
+        return send_error(403, "MBA11", "A change authenticated by the session cookie needs the X-Requested-With header.",
+            "cookie authentication without X-Requested-With on " .. method,
+            "Send 'X-Requested-With: XMLHttpRequest' (or use the Authorization header).")
+    end
+    if claims and source == "cookie" then
+        ngx.req.set_header("Authorization", "Bearer " .. token)
     end
 end
 

@@ -6,6 +6,7 @@ import argparse
 import signal
 import sys
 import threading
+from contextlib import contextmanager
 
 import psycopg
 
@@ -14,8 +15,12 @@ from .config import Config
 
 
 def cmd_run(cfg: Config) -> int:
-    applied = stack.up(cfg)
-    for m in applied:
+    try:
+        started = stack.up(cfg)
+    except services.ServiceError as exc:
+        print(f"run: {exc}", file=sys.stderr)
+        return 1
+    for m in started.applied:
         print(f"applied migration {m.filename}")
     url = cfg.base_url
     print(f"\nMBT is up: {url}/api/  (OpenAPI at {url}/api/, sessions API docs at {url}/api/sessions/docs)")
@@ -32,7 +37,7 @@ def cmd_run(cfg: Config) -> int:
         if dead:
             print(f"{', '.join(dead)} stopped unexpectedly; see {cfg.log_dir}", file=sys.stderr)
             break
-    print("stopping: " + ", ".join(stack.down(cfg)))
+    print("stopping: " + ", ".join(stack.down(cfg, started)))
     return 0
 
 
@@ -42,27 +47,54 @@ def cmd_stop(cfg: Config) -> int:
     return 0
 
 
-def cmd_migrate(cfg: Config) -> int:
-    if not cfg.database_url:  # else an existing server: nothing of ours to start
-        cluster.init(cfg)
-        cluster.start(cfg)
+@contextmanager
+def local_cluster(cfg: Config):
+    """The local cluster for one command: started if needed, and stopped again if this started it.
+    With MBT_DATABASE_URL the server is someone else's: nothing is started or stopped."""
+    if cfg.database_url:
+        yield
+        return
+    cluster.init(cfg)
+    started = cluster.start(cfg)
     try:
-        applied = migrate.upgrade(cfg)
-    except migrate.MigrationError as exc:
-        print(f"migrate: {exc}", file=sys.stderr)
-        return 1
+        yield
+    finally:
+        if started:
+            cluster.stop(cfg)
+
+
+def cmd_migrate(cfg: Config) -> int:
+    with local_cluster(cfg):
+        try:
+            applied = migrate.upgrade(cfg)
+        except migrate.MigrationError as exc:
+            print(f"migrate: {exc}", file=sys.stderr)
+            return 1
     print("\n".join(f"applied {m.filename}" for m in applied) or "no pending migrations")
     print("functions and policies re-applied")
     return 0
 
 
+def cmd_deploy(cfg: Config) -> int:
+    """Re-apply functions and policies only (no migration)."""
+    with local_cluster(cfg), psycopg.connect(cfg.dsn()) as conn:
+        try:
+            count = migrate.deploy(conn)
+        except migrate.MigrationError as exc:
+            print(f"deploy: {exc}", file=sys.stderr)
+            return 1
+    print(f"re-applied {count} function and policy files")
+    return 0
+
+
 def cmd_status(cfg: Config) -> int:
-    if not cfg.database_url:
-        cluster.init(cfg)
-        cluster.start(cfg)
-    migrate.ensure_database(cfg)
-    with psycopg.connect(cfg.dsn()) as conn:
-        states = migrate.status(conn)
+    """Applied and pending migrations; reads only."""
+    with local_cluster(cfg):
+        try:
+            with psycopg.connect(cfg.dsn()) as conn:
+                states = migrate.status(conn)
+        except psycopg.OperationalError:  # no database yet: everything is pending
+            states = migrate.status(None)
     bad = False
     for s in states:
         mark = "applied " + s.applied_at.strftime("%Y-%m-%d %H:%M:%S UTC") if s.applied_at else "pending"
@@ -73,14 +105,15 @@ def cmd_status(cfg: Config) -> int:
     return 1 if bad else 0
 
 
+COMMANDS = {"run": cmd_run, "stop": cmd_stop, "migrate": cmd_migrate, "migrate-status": cmd_status,
+            "deploy": cmd_deploy}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="mbtctl")
-    parser.add_argument("command", choices=["run", "stop", "migrate", "migrate-status", "deploy"])
+    parser.add_argument("command", choices=list(COMMANDS))
     args = parser.parse_args(argv)
-    cfg = Config.from_env()
-    if args.command == "deploy":
-        return cmd_migrate(cfg)
-    return {"run": cmd_run, "stop": cmd_stop, "migrate": cmd_migrate, "migrate-status": cmd_status}[args.command](cfg)
+    return COMMANDS[args.command](Config.from_env())
 
 
 if __name__ == "__main__":

@@ -40,6 +40,7 @@ def _settings(cfg: Config) -> str:
 def init(cfg: Config) -> bool:
     """initdb once; returns True when it created the cluster."""
     give_to_run_user(cfg, cfg.data_dir, cfg.run_dir, cfg.log_dir)
+    cfg.run_dir.chmod(0o700)  # the socket trusts whoever reaches it: only the run user (and root) may
     if (cfg.pg_data / "PG_VERSION").exists():
         return False
     give_to_run_user(cfg, cfg.pg_data)
@@ -60,9 +61,10 @@ def is_running(cfg: Config) -> bool:
         return False
 
 
-def start(cfg: Config) -> None:
+def start(cfg: Config) -> bool:
+    """Start the cluster unless it runs; returns True when this call started it."""
     if is_running(cfg):
-        return
+        return False
     logfile = cfg.log_dir / "postgresql.log"
     try:
         run_as_user(cfg, [
@@ -72,6 +74,7 @@ def start(cfg: Config) -> None:
     except subprocess.CalledProcessError as exc:
         raise ClusterError(f"PostgreSQL did not start:\n{exc.stdout}{exc.stderr}\n{tail(logfile)}") from exc
     wait_ready(cfg)
+    return True
 
 
 def wait_ready(cfg: Config, timeout: float = 30.0) -> None:

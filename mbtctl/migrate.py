@@ -16,6 +16,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import psycopg
@@ -90,8 +91,18 @@ def ensure_database(cfg: Config) -> None:
         conn.execute(sql.SQL("grant connect on database {} to authenticator, mbt_sessions, mbt_jobs, analyst")
                      .format(sql.Identifier(cfg.db_name)))
         if cfg.starting_cash is not None:
+            _check_starting_cash(cfg.starting_cash)
             conn.execute(sql.SQL("alter database {} set mbt.starting_cash = {}").format(
                 sql.Identifier(cfg.db_name), sql.Literal(cfg.starting_cash)))
+
+
+def _check_starting_cash(value: str) -> None:
+    try:
+        amount = Decimal(value)
+    except InvalidOperation:
+        amount = None
+    if amount is None or not amount.is_finite() or amount < 0 or amount != amount.quantize(Decimal("0.01")):
+        raise MigrationError(f"MBT_STARTING_CASH must be an amount in USD such as 100000.00 (it is {value!r}).")
 
 
 def _ensure_ledger(conn: psycopg.Connection) -> None:
@@ -129,12 +140,14 @@ def install_pgmq(conn: psycopg.Connection) -> str:
     return version
 
 
-def status(conn: psycopg.Connection, migrations: list[Migration] | None = None) -> list[MigrationState]:
+def status(conn: psycopg.Connection | None, migrations: list[Migration] | None = None) -> list[MigrationState]:
+    """Each migration file with when it was applied, and any applied file that changed or went
+    missing. Reads only (conn None: a database that does not exist yet)."""
     migrations = discover() if migrations is None else migrations
-    _ensure_ledger(conn)
+    ledger = conn is not None and conn.execute("select to_regclass('ops.schema_migrations')").fetchone()[0]
     applied = {
         row[0]: row for row in conn.execute("select version, name, checksum, applied_at from ops.schema_migrations")
-    }
+    } if ledger else {}
     states = []
     for m in migrations:
         row = applied.pop(m.version, None)
@@ -153,12 +166,32 @@ def status(conn: psycopg.Connection, migrations: list[Migration] | None = None) 
     return states
 
 
+# Statements a migration file must not contain: the runner owns the transaction and the role.
+TRANSACTION_CONTROL = re.compile(
+    r"^\s*(begin\s*(;|(transaction|work|isolation)\b)|end\s*(;|(transaction|work)\b)"
+    r"|(commit|rollback|abort|savepoint|release)\b|start\s+transaction\b|prepare\s+transaction\b"
+    r"|set\s+role\b|reset\s+role\b|set\s+session\s+authorization\b)",
+    re.IGNORECASE | re.MULTILINE,
+)
+
+
+def _check_file(m: Migration, text: str) -> None:
+    # $$-quoted bodies may hold "begin"/"end" of PL/pgSQL blocks: look only outside them
+    outside = re.sub(r"\$([A-Za-z_]*)\$.*?\$\1\$", "", text, flags=re.DOTALL)
+    found = TRANSACTION_CONTROL.search(outside)
+    if found:
+        raise MigrationError(
+            f"{m.filename}: '{found.group(0).strip()}' is not allowed in a migration: each file runs in one "
+            "transaction as the dba role, which the runner opens and closes. Remove it.")
+
+
 def migrate(conn: psycopg.Connection, migrations: list[Migration] | None = None) -> list[Migration]:
     """Apply every pending migration, each in its own transaction. Refuses to start if an applied
     migration's file changed or went missing."""
     applied_now: list[Migration] = []
     with conn.transaction():
         conn.execute("select pg_advisory_xact_lock(%s)", [LOCK_KEY])
+        _ensure_ledger(conn)
         states = status(conn, migrations)
     problems = [s.problem for s in states if s.problem]
     if problems:
@@ -167,13 +200,18 @@ def migrate(conn: psycopg.Connection, migrations: list[Migration] | None = None)
         if state.applied_at is not None or state.migration is None:
             continue
         m = state.migration
+        text = m.path.read_text()
+        _check_file(m, text)
         try:
             with conn.transaction():
                 conn.execute("select pg_advisory_xact_lock(%s)", [LOCK_KEY])
                 if conn.execute("select 1 from ops.schema_migrations where version = %s", [m.version]).fetchone():
                     continue  # applied meanwhile by another migrator
                 conn.execute("set local role dba")
-                conn.execute(m.path.read_text())
+                conn.execute(text)
+                still = conn.execute("select current_user = 'dba'").fetchone()[0]
+                if conn.info.transaction_status != psycopg.pq.TransactionStatus.INTRANS or not still:
+                    raise MigrationError(f"{m.filename} left its transaction or its role: it is rolled back.")
                 conn.execute(
                     "insert into ops.schema_migrations (version, name, checksum) values (%s, %s, %s)",
                     [m.version, m.name, m.checksum],
@@ -199,7 +237,26 @@ def _clear_stateless(conn: psycopg.Connection) -> None:
     """Drop the api schema, and every view, policy and function of the private schemas, so that the
     files re-create them as written (a changed signature or return type needs a drop first).
     A function that a stateful object depends on (a trigger, a default) stays, and CREATE OR
-    REPLACE updates it in place; changing its signature takes a migration."""
+    REPLACE updates it in place; changing its signature takes a migration.
+    Refuses (before dropping anything) when an object that is not rebuilt here, such as a DBA's
+    own view or a materialized view, depends on one that is: a cascade would silently drop it."""
+    outsiders = conn.execute("""
+        with stateless as (
+            select c.oid from pg_class as c join pg_namespace as n on n.oid = c.relnamespace
+            where n.nspname = 'api' or (n.nspname = any(%(private)s) and c.relkind = 'v')
+        )
+        select distinct dependent.oid::regclass::text
+        from pg_depend as d
+        join pg_rewrite as r on r.oid = d.objid
+        join pg_class as dependent on dependent.oid = r.ev_class
+        where d.classid = 'pg_rewrite'::regclass and d.refobjid in (select oid from stateless)
+            and dependent.oid not in (select oid from stateless)
+    """, {"private": list(PRIVATE_SCHEMAS)}).fetchall()
+    if outsiders:
+        names = ", ".join(name for (name,) in outsiders)
+        raise MigrationError(
+            f"deploy rebuilds the api schema and the views of the private schemas, and {names} depends on them: "
+            "it would be dropped. Move it into sql/functions (rebuilt on every deploy) or drop it first.")
     conn.execute("drop schema if exists api cascade")
     views = conn.execute(
         "select c.oid::regclass::text from pg_class as c join pg_namespace as n on n.oid = c.relnamespace "

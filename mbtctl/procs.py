@@ -43,20 +43,28 @@ def spawn(cfg: Config, name: str, cmd: Sequence[str], env: Mapping[str, str] | N
         env=full_env, cwd=cfg.data_dir, start_new_session=True, **kwargs,
     )
     log.close()
-    (cfg.run_dir / f"{name}.pid").write_text(str(proc.pid))
+    (cfg.run_dir / f"{name}.pid").write_text(f"{proc.pid} {_start_time(proc.pid)}")
     return proc.pid
 
 
-def pid_of(cfg: Config, name: str) -> int | None:
+def _start_time(pid: int) -> str | None:
+    """The process's start time (clock ticks since boot): with the pid, it names one process for
+    good, so a pid reused after a reboot or a crash is never mistaken for ours."""
     try:
-        pid = int((cfg.run_dir / f"{name}.pid").read_text())
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()[19]
+
+
+def pid_of(cfg: Config, name: str) -> int | None:
+    """The pid of the service we started, if that very process is still running."""
+    try:
+        pid_text, started = (cfg.run_dir / f"{name}.pid").read_text().split()
+        pid = int(pid_text)
     except (FileNotFoundError, ValueError):
         return None
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return None
-    return pid
+    return pid if _start_time(pid) == started else None
 
 
 def stop(cfg: Config, name: str, timeout: float = 10.0) -> bool:

@@ -103,31 +103,36 @@ def _wait_http(url: str, name: str, cfg: Config, timeout: float = 30.0) -> None:
 
 
 def start_postgrest(cfg: Config) -> None:
-    if pid_of(cfg, "postgrest") is None:
-        spawn(cfg, "postgrest", [str(POSTGREST_BIN)], postgrest_env(cfg))
+    spawn(cfg, "postgrest", [str(POSTGREST_BIN)], postgrest_env(cfg))
     _wait_http(f"http://127.0.0.1:{cfg.postgrest_admin_port}/ready", "postgrest", cfg)
 
 
 def start_sessions(cfg: Config) -> None:
-    if pid_of(cfg, "sessions") is None:
-        spawn(cfg, "sessions", [
-            sys.executable, "-m", "uvicorn", "sessions.app:app", "--host", "127.0.0.1",
-            "--port", str(cfg.sessions_port), "--no-access-log", "--log-level", "warning",
-        ], sessions_env(cfg))
+    spawn(cfg, "sessions", [
+        sys.executable, "-m", "uvicorn", "sessions.app:app", "--host", "127.0.0.1",
+        "--port", str(cfg.sessions_port), "--no-access-log", "--log-level", "warning",
+    ], sessions_env(cfg))
     _wait_http(f"http://127.0.0.1:{cfg.sessions_port}/api/sessions/health", "sessions", cfg)
 
 
 def start_gateway(cfg: Config) -> None:
     give_to_run_user(cfg, cfg.log_dir, cfg.run_dir, cfg.data_dir / "nginx")
-    if pid_of(cfg, "gateway") is None:
-        conf = cfg.data_dir / "nginx" / "nginx.conf"
-        conf.write_text(render_gateway_conf(cfg))
-        spawn(cfg, "gateway", ["nginx", "-p", str(cfg.data_dir / "nginx"), "-c", str(conf),
-                               "-e", str(cfg.log_dir / "nginx-error.log")], _secret_env(cfg))
+    conf = cfg.data_dir / "nginx" / "nginx.conf"
+    conf.write_text(render_gateway_conf(cfg))
+    spawn(cfg, "gateway", ["nginx", "-p", str(cfg.data_dir / "nginx"), "-c", str(conf),
+                           "-e", str(cfg.log_dir / "nginx-error.log")], _secret_env(cfg))
     _wait_http(f"{cfg.base_url}/api/sessions/health", "gateway", cfg)
 
 
+def running(cfg: Config) -> list[str]:
+    return [name for name in SERVICES if pid_of(cfg, name) is not None]
+
+
 def start(cfg: Config) -> None:
+    """Start every service; refuses when any of them already runs (stop them first)."""
+    already = running(cfg)
+    if already:
+        raise ServiceError(f"already running: {', '.join(already)} (make stop first)")
     give_to_run_user(cfg, cfg.log_dir, cfg.run_dir)
     start_postgrest(cfg)
     start_sessions(cfg)

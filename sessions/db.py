@@ -35,6 +35,9 @@ class Database:
             if diag.sqlstate in CATALOGUE:
                 raise ApiError(diag.sqlstate, diag.message_primary or "", diag.message_detail or None,
                                diag.message_hint or None) from exc
+            if isinstance(exc, psycopg.DataError):  # a value PostgreSQL cannot take (class 22)
+                raise ApiError("MBV03", "A value in the request is invalid.", diag.message_primary or str(exc),
+                               "Check the values you sent.") from exc
             raise
 
     async def one(self, query: str, params: Any = None) -> dict | None:

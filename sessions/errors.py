@@ -69,5 +69,10 @@ async def http_error_handler(request: Request, exc: StarletteHTTPException) -> J
     if exc.status_code == 405:
         return ApiError("MBN02", f"{request.method} is not allowed on {request.url.path}.", None,
                         f"Allowed: {exc.headers.get('Allow', '') if exc.headers else ''}").response()
-    return ApiError("MBN01", f"There is nothing at {request.url.path}.", None,
-                    "See GET /api/sessions/docs for the sessions API.").response()
+    if exc.status_code == 404:
+        return ApiError("MBN01", f"There is nothing at {request.url.path}.", None,
+                        "See GET /api/sessions/docs for the sessions API.").response()
+    if exc.status_code == 413:
+        return ApiError("MBV02", "The request body is too large.", None, "Send a smaller JSON body.").response()
+    return ApiError("MBV01", "The request body cannot be read.", str(exc.detail),
+                    "Send a JSON object encoded in UTF-8.").response()

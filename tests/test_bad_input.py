@@ -5,11 +5,20 @@ import pytest
 from conftest import PASSWORD, assert_error, unique_email
 
 
+def row_counts(admin) -> dict[str, int]:
+    tables = admin.execute("""
+        select c.oid::regclass::text from pg_class as c join pg_namespace as n on n.oid = c.relnamespace
+        where n.nspname in ('auth', 'mbt') and c.relkind in ('r', 'p') and not c.relispartition
+    """).fetchall()
+    return {t: admin.execute(f"select count(*) from {t}").fetchone()[0] for (t,) in tables}
+
+
 @pytest.fixture
 def users_unchanged(admin):
-    before = admin.execute("select count(*) from auth.users").fetchone()[0]
+    """Nothing is written: every table of auth and mbt keeps its row count."""
+    before = row_counts(admin)
     yield
-    assert admin.execute("select count(*) from auth.users").fetchone()[0] == before
+    assert row_counts(admin) == before
 
 
 JSON = {"Content-Type": "application/json"}
@@ -31,6 +40,19 @@ def test_wrong_types_are_422_naming_the_field(api, body):
     r = api.post("/api/sessions/signup", json=body)
     err = assert_error(r, 422, "MBV03")
     assert "'email'" in err["message"] or "'password'" in err["message"]
+
+
+@pytest.mark.usefixtures("users_unchanged")
+def test_a_nul_character_is_422_not_a_server_error(api):
+    assert_error(api.post("/api/sessions/signup", json={"email": "b\u0000@example.com", "password": PASSWORD}),
+                 422, "MBV03")
+
+
+@pytest.mark.usefixtures("users_unchanged")
+def test_a_body_that_is_not_utf8_is_400(api):
+    r = api.post("/api/sessions/login", content=b'{"email": "\xff\xfe", "password": "x"}', headers=JSON)
+    assert r.status_code in (400, 422)
+    assert r.json()["code"] in ("MBV01", "MBV03")
 
 
 @pytest.mark.usefixtures("users_unchanged")

@@ -41,14 +41,14 @@ def test_security_definer_functions_pin_search_path_and_are_closed_to_public_and
         assert not anon or name in allowed_for_anonymous, f"{name} is executable by web_anon"
 
 
-def test_no_function_of_ours_is_executable_by_public(admin):
+def test_no_function_of_ours_or_pgmqs_is_executable_by_public(admin):
     rows = admin.execute("""
         select p.oid::regprocedure::text
         from pg_proc as p join pg_namespace as n on n.oid = p.pronamespace
         where n.nspname = any(%s)
           and exists (select from aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) as a
                       where a.grantee = 0 and a.privilege_type = 'EXECUTE')
-    """, [OUR_SCHEMAS]).fetchall()
+    """, [[*OUR_SCHEMAS, "pgmq"]]).fetchall()
     assert rows == []
 
 
@@ -168,17 +168,21 @@ def plpgsql_check(cfg):
 
 
 def test_plpgsql_check_finds_no_error_or_warning_in_any_function(admin, plpgsql_check):
+    # trigger functions are checked against each table they are attached to
     functions = admin.execute("""
-        select p.oid, p.oid::regprocedure::text
+        select p.oid, p.oid::regprocedure::text, coalesce(t.tgrelid, 0), t.tgnewtable, t.tgoldtable
         from pg_proc as p join pg_namespace as n on n.oid = p.pronamespace join pg_language as l on l.oid = p.prolang
-        where l.lanname = 'plpgsql' and n.nspname = any(%s) and p.prorettype <> 'trigger'::regtype
+        left join pg_trigger as t on t.tgfoid = p.oid and not t.tgisinternal
+        where l.lanname = 'plpgsql' and n.nspname = any(%s)
     """, [OUR_SCHEMAS]).fetchall()
     assert len(functions) >= 9
+    assert any(relid for _, _, relid, _, _ in functions), "no trigger function was checked"
     problems = []
-    for oid, name in functions:
+    for oid, name, relid, new_table, old_table in functions:
         for (line,) in admin.execute(
-                "select * from extensions.plpgsql_check_function(%s, fatal_errors := false, "
-                "extra_warnings := true, performance_warnings := false, security_warnings := true)", [oid]):
+                "select * from extensions.plpgsql_check_function(%s, %s, fatal_errors := false, "
+                "extra_warnings := true, performance_warnings := false, security_warnings := true, "
+                "newtable := %s, oldtable := %s)", [oid, relid, new_table, old_table]):
             problems.append(f"{name}: {line}")
     assert problems == []
 

@@ -13,10 +13,12 @@ from conftest import PASSWORD, free_port, unique_email
 from mbtctl.config import PROJECT_ROOT
 
 
-def test_setup_run_again_installs_nothing():
+def test_setup_run_again_installs_nothing_within_15_seconds():
+    started = time.monotonic()
     out = subprocess.run(["scripts/setup.sh"], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "setup: ok"
+    assert time.monotonic() - started < 15  # the bound for a second run
 
 
 def test_run_serves_the_stack_and_stop_ends_everything_it_started(cfg):

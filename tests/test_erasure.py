@@ -1,6 +1,9 @@
 """DELETE /api/sessions/me erases the user and every row of theirs, in one transaction. The tables
 are found from the catalogue, so a table added later with a user_id or account_id is covered."""
 
+import psycopg
+import pytest
+
 from conftest import PASSWORD, assert_error, log_in
 
 USER_COLUMNS = ("user_id", "account_id")
@@ -54,11 +57,19 @@ def test_an_erased_user_can_neither_use_old_tokens_nor_log_in(api, user):
 
 
 def test_erasure_is_one_transaction(db):
-    # an error after the delete leaves every row in place: nothing is half-erased
+    # make the last step of the cascade fail: nothing of the user may be gone
     from conftest import sign_up_in_db
     u = sign_up_in_db(db)
+    db.execute("""
+        create function pg_temp.refuse() returns trigger language plpgsql as
+        $$ begin raise exception 'refresh tokens refuse to go'; end $$;
+        create trigger refuse_delete before delete on auth.refresh_tokens
+        for each row execute function pg_temp.refuse();
+    """)
     db.execute("savepoint before_erase")
-    db.execute("select auth.erase_user(%s)", [u["user_id"]])
-    assert db.execute("select count(*) from mbt.accounts where user_id = %s", [u["user_id"]]).fetchone()[0] == 0
+    with pytest.raises(psycopg.errors.RaiseException):
+        db.execute("select auth.erase_user(%s)", [u["user_id"]])
     db.execute("rollback to savepoint before_erase")
+    assert db.execute("select count(*) from auth.users where user_id = %s", [u["user_id"]]).fetchone()[0] == 1
     assert db.execute("select count(*) from mbt.accounts where user_id = %s", [u["user_id"]]).fetchone()[0] == 1
+    assert db.execute("select count(*) from auth.sessions where user_id = %s", [u["user_id"]]).fetchone()[0] == 1

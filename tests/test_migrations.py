@@ -120,3 +120,41 @@ def test_migrate_status_lists_applied_and_pending(cfg):
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert "0001_foundation" in out.stdout and "applied" in out.stdout
+
+
+@pytest.mark.parametrize("statement", ["begin;", "COMMIT;", "rollback;", "set role postgres;", "end;"])
+def test_a_migration_with_its_own_transaction_control_is_refused(cfg, scratch_db, migrations_dir, statement):
+    (migrations_dir / "9003_sneaky.sql").write_text(f"create table mbt.sneaky (id int);\n{statement}\n")
+    db = scratch_db()
+    with psycopg.connect(cfg.dsn(dbname=db)) as conn:
+        with pytest.raises(migrate.MigrationError, match=r"9003_sneaky\.sql: .* is not allowed in a migration"):
+            migrate.migrate(conn, migrate.discover(migrations_dir))
+        assert conn.execute("select to_regclass('mbt.sneaky')").fetchone()[0] is None
+
+
+def test_plpgsql_blocks_in_a_migration_are_not_mistaken_for_transaction_control(cfg, scratch_db, migrations_dir):
+    (migrations_dir / "9004_block.sql").write_text("do $$\nbegin\n    perform 1;\nend\n$$;\n")
+    db = scratch_db()
+    with psycopg.connect(cfg.dsn(dbname=db)) as conn:
+        assert migrate.migrate(conn, migrate.discover(migrations_dir))[-1].version == 9004
+
+
+def test_deploy_refuses_to_cascade_into_a_view_it_does_not_own(cfg, scratch_db):
+    db = scratch_db()
+    with psycopg.connect(cfg.dsn(dbname=db)) as conn:
+        migrate.install_pgmq(conn)
+        migrate.migrate(conn)
+        migrate.deploy(conn)
+        conn.execute("create view ops.dba_report as select count(*) from mbt.account_balances")
+        conn.commit()
+        with pytest.raises(migrate.MigrationError, match=r"ops\.dba_report depends on them"):
+            migrate.deploy(conn)
+        assert conn.execute("select to_regclass('ops.dba_report')").fetchone()[0] is not None
+
+
+def test_migrate_status_only_reads(cfg, scratch_db):
+    db = scratch_db()
+    with psycopg.connect(cfg.dsn(dbname=db)) as conn:
+        states = migrate.status(conn)
+        assert all(s.applied_at is None for s in states)
+        assert conn.execute("select to_regnamespace('ops')").fetchone()[0] is None

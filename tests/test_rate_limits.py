@@ -21,16 +21,29 @@ def test_every_response_carries_the_rate_limit_headers(api, user):
     assert now < int(first.headers["X-RateLimit-Reset"]) <= now + 61
 
 
-def test_free_tier_gets_60_requests_a_minute_across_both_services(cfg, user):
+def test_free_tier_gets_60_requests_a_minute_across_services_and_worker_processes(cfg, user):
     # sign-up was anonymous; alternate PostgREST and sessions paths, each on a fresh connection,
     # so that both nginx worker processes add to the one count
+    probe = uuid.uuid4().hex
     statuses = []
     for i in range(61):
         path = "/api/account" if i % 2 else "/api/sessions/me"
         with httpx.Client(base_url=cfg.base_url) as fresh:
-            statuses.append(fresh.get(path, headers=user.auth).status_code)
+            statuses.append(fresh.get(path, headers={**user.auth, "X-Probe": probe}).status_code)
     assert statuses[:60] == [200] * 60
     assert statuses[60] == 429
+    assert len(worker_pids(cfg, probe, expected=61)) >= 2
+
+
+def worker_pids(cfg, probe: str, expected: int) -> set[str]:
+    """The nginx worker pids that answered the requests tagged with probe (from the access log)."""
+    deadline = time.monotonic() + 5
+    while True:
+        log = (cfg.log_dir / "nginx-access.log").read_text()
+        lines = [line for line in log.splitlines() if f"probe={probe}" in line]
+        if len(lines) >= expected or time.monotonic() > deadline:
+            return {line.split("pid=")[1].split()[0] for line in lines}
+        time.sleep(0.2)
 
 
 def test_over_budget_is_429_with_retry_after_and_a_clear_message(api, user):

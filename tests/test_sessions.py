@@ -1,8 +1,11 @@
 """Log-in, refresh rotation, log-out, session list and revocation, password change: /api/sessions/*."""
 
+import asyncio
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
+import httpx
 import jwt
 
 from conftest import PASSWORD, User, assert_error, cookie_value, log_in, sign_up, unique_email
@@ -169,3 +172,82 @@ def test_a_tier_change_applies_from_the_next_token(api, admin, user):
     assert jwt.decode(token, options={"verify_signature": False})["tier"] == "pro"
     r = api.get("/api/account", headers={"Authorization": f"Bearer {token}"})
     assert r.headers["X-RateLimit-Limit"] == "600"
+
+
+def parallel(n, call):
+    with ThreadPoolExecutor(max_workers=n) as pool:
+        return list(pool.map(lambda _: call(), range(n)))
+
+
+def test_a_burst_of_parallel_guesses_gets_no_more_than_five_password_checks(cfg, user):
+    def guess():
+        with httpx.Client(base_url=cfg.base_url) as client:
+            return client.post("/api/sessions/login", json={"email": user.email, "password": "guess guess 42"})
+    statuses = sorted(r.status_code for r in parallel(12, guess))
+    assert statuses.count(401) <= 5
+    assert statuses.count(429) >= 7
+
+
+def test_re_entering_the_password_is_throttled_like_a_log_in(api, user):
+    wrong = {"current_password": "not it, sorry", "new_password": "another fine password"}
+    codes = [api.post("/api/sessions/password", headers=user.auth, json=wrong).status_code for _ in range(6)]
+    assert codes == [403, 403, 403, 403, 429, 429]
+    right = {"current_password": PASSWORD, "new_password": "another fine password"}
+    assert_error(api.post("/api/sessions/password", headers=user.auth, json=right), 429, "MBA04")
+
+
+def test_unknown_emails_are_checked_against_a_dummy_hash():
+    from sessions.passwords import Passwords
+    passwords = Passwords(time_cost=1, memory_kib=8192)
+    calls = []
+
+    class Spy:
+        def __init__(self, hasher):
+            self.hasher = hasher
+
+        def verify(self, password_hash, password):
+            calls.append(password_hash)
+            return self.hasher.verify(password_hash, password)
+
+    passwords.hasher = Spy(passwords.hasher)
+    assert asyncio.run(passwords.verify(None, "whatever 123")) is False
+    assert calls == [passwords.dummy_hash]  # the same slow work as for a real account
+
+
+def test_parallel_refreshes_with_one_cookie_succeed_once_and_end_the_session(cfg, user):
+    def attempt():
+        with httpx.Client(base_url=cfg.base_url) as client:
+            return refresh(client, user.refresh_cookie)
+    results = parallel(5, attempt)
+    assert sorted(r.status_code for r in results).count(200) == 1
+    assert {r.json()["code"] for r in results if r.status_code != 200} <= {"MBA06", "MBA07"}
+    winner = next(r for r in results if r.status_code == 200)
+    token = winner.json()["access_token"]
+    assert_error(httpx.get(f"{cfg.base_url}/api/account", headers={"Authorization": f"Bearer {token}"}), 401, "MBA05")
+
+
+def test_log_out_works_with_the_refresh_cookie_alone(api, user):
+    r = api.post("/api/sessions/logout", headers={"Cookie": f"mbt_refresh={user.refresh_cookie}"})
+    assert r.status_code == 204, r.text
+    assert_error(api.get("/api/account", headers=user.auth), 401, "MBA05")
+
+
+def test_cookie_authenticated_changes_need_the_x_requested_with_header(api, user):
+    cookie = {"Cookie": f"mbt_access={user.token}"}
+    assert_error(api.post("/api/sessions/logout", headers=cookie), 403, "MBA11")
+    assert api.get("/api/account", headers=cookie).status_code == 200  # reads need nothing
+    r = api.post("/api/sessions/logout", headers={**cookie, "X-Requested-With": "XMLHttpRequest"})
+    assert r.status_code == 204
+
+
+def test_the_bearer_scheme_is_case_insensitive_and_counts_against_the_user(api, user):
+    for scheme in ("BEARER", "bEaReR"):
+        r = api.get("/api/account", headers={"Authorization": f"{scheme} {user.token}"})
+        assert r.status_code == 200
+        assert r.headers["X-RateLimit-Limit"] == "60"  # the user's free budget, not the anonymous one
+
+
+def test_a_malformed_authorization_header_is_refused_and_counted(api):
+    r = api.get("/api/account", headers={"Authorization": "Basic dXNlcjpwYXNz"})
+    assert_error(r, 401, "MBA08")
+    assert "X-RateLimit-Remaining" in r.headers

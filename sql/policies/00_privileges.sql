@@ -4,6 +4,8 @@
 revoke all on schema auth, mbt, md, jobs, analytics from public;
 revoke all on all tables in schema auth, mbt, md, jobs, analytics from public;
 revoke all on all functions in schema auth, mbt, md, jobs, analytics from public;
+-- pgmq is installed before our default privileges exist: close its functions too
+revoke all on all functions in schema pgmq from public;
 
 -- HTTP callers: api views and functions only
 grant usage on schema api to web_anon, app_user;
@@ -26,8 +28,9 @@ alter view api.account owner to api_owner;
 grant usage on schema auth, mbt to mbt_sessions;
 grant execute on function
 auth.sign_up(text, text, bytea, interval, text, inet),
-auth.login_candidate(text),
-auth.record_login_failure(text),
+auth.begin_login(text),
+auth.end_login(text, boolean),
+auth.refresh_token_is_current(uuid, uuid, bytea),
 auth.open_session(uuid, bytea, interval, text, inet),
 auth.rotate_refresh_token(uuid, uuid, bytea, bytea),
 auth.session_is_active(uuid, uuid),

@@ -1,6 +1,7 @@
 -- Row-level security on every table with user data, re-applied whole on every deploy.
 -- Policies key on the verified JWT's sub claim, wrapped in a sub-select so it is evaluated once.
--- Engine and auth functions are SECURITY DEFINER, owned by the table owner, and see every row.
+-- Functions that write (the auth functions, the engine's entry points) are SECURITY DEFINER,
+-- owned by the table owner (dba), and see every row; web callers reach tables only through views.
 
 alter table auth.users enable row level security;
 alter table auth.sessions enable row level security;

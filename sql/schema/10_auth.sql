@@ -72,14 +72,14 @@ comment on column auth.refresh_tokens.used_at is 'When the token was exchanged f
 
 create table auth.login_throttle (
     email_digest bytea primary key,
-    failures integer not null default 0,
-    first_failed_at timestamptz not null,
+    attempts integer not null default 0,
+    window_started_at timestamptz not null,
     locked_until timestamptz,
     constraint login_throttle_digest_is_sha256 check (length(email_digest) = 32),
-    constraint login_throttle_failures_positive check (failures > 0)
+    constraint login_throttle_attempts_positive check (attempts > 0)
 );
-comment on table auth.login_throttle is 'Failed log-ins per e-mail (known or not), to slow down password guessing. Cleared by a successful log-in.';
+comment on table auth.login_throttle is 'Password attempts per e-mail (known or not), to slow down guessing. Cleared by a success.';
 comment on column auth.login_throttle.email_digest is 'SHA-256 of the lower-case e-mail: throttles unknown e-mails without storing them.';
-comment on column auth.login_throttle.failures is 'Consecutive failed attempts in the current window.';
-comment on column auth.login_throttle.first_failed_at is 'Start of the current failure window.';
+comment on column auth.login_throttle.attempts is 'Password attempts without a success in the current window.';
+comment on column auth.login_throttle.window_started_at is 'Start of the current 15-minute window.';
 comment on column auth.login_throttle.locked_until is 'No log-in attempt for this e-mail is checked before this time.';

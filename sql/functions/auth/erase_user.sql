@@ -14,7 +14,7 @@ begin
     if not found then
         return false;
     end if;
-    delete from auth.login_throttle as t where t.email_digest = sha256(convert_to(v_email, 'UTF8'));
+    delete from auth.login_throttle as t where t.email_digest = auth.email_digest(v_email);
     return true;
 end;
 $$;

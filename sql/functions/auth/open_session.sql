@@ -1,4 +1,4 @@
--- Open a session with the first refresh token of its chain; clears the e-mail's failed log-ins.
+-- Open a session with the first refresh token of its chain (after the password was verified).
 create or replace function auth.open_session(
     p_user_id uuid,
     p_refresh_token_digest bytea,
@@ -22,7 +22,6 @@ begin
     returning * into v_session;
     insert into auth.refresh_tokens (user_id, session_id, generation, token_digest)
     values (p_user_id, v_session.session_id, 1, p_refresh_token_digest);
-    delete from auth.login_throttle as t where t.email_digest = sha256(convert_to(v_user.email, 'UTF8'));
     return query select v_session.user_id, v_session.session_id, v_user.tier, v_session.expires_at;
 end;
 $$;

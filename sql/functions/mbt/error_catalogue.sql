@@ -19,6 +19,7 @@ as $$
         ('MBA08', 401, 'not_authenticated'),
         ('MBA09', 403, 'password_mismatch'),
         ('MBA10', 404, 'session_not_found'),
+        ('MBA11', 403, 'csrf_header_missing'),
         ('MBR01', 429, 'rate_limited'),
         ('MBV01', 400, 'malformed_body'),
         ('MBV02', 413, 'body_too_large'),
