@@ -9,7 +9,8 @@ revoke all on all functions in schema pgmq from public;
 
 -- HTTP callers: api views and functions only
 grant usage on schema api to web_anon, app_user;
-grant select on api.account to app_user;
+grant select on api.account, api.orders, api.positions, api.fills to app_user;
+grant execute on function api.submit_order(jsonb), api.cancel_order(uuid) to app_user;
 grant execute on function api.ping() to web_anon, app_user;
 
 -- PostgREST's db-pre-request hook runs as the caller's role, and so do functions that policies call
@@ -20,9 +21,15 @@ grant execute on function auth.check_request(), auth.current_user_id() to web_an
 -- api views are owned by api_owner, which is not the table owner: RLS decides which rows it sees
 grant usage on schema auth, mbt to api_owner;
 grant usage, create on schema api to api_owner;
-grant select on mbt.accounts, mbt.account_balances to api_owner;
+grant select on mbt.accounts, mbt.account_balances, mbt.position_values, mbt.orders, mbt.fills, mbt.positions
+to api_owner;
+grant usage on schema md to api_owner;
+grant select on md.assets, md.latest_quotes to api_owner;
 grant execute on function auth.current_user_id() to api_owner;
 alter view api.account owner to api_owner;
+alter view api.orders owner to api_owner;
+alter view api.positions owner to api_owner;
+alter view api.fills owner to api_owner;
 
 -- The sessions service: auth functions only, no table
 grant usage on schema auth, mbt to mbt_sessions;

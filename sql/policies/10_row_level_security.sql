@@ -8,6 +8,10 @@ alter table auth.sessions enable row level security;
 alter table auth.refresh_tokens enable row level security;
 alter table auth.login_throttle enable row level security;
 alter table mbt.accounts enable row level security;
+alter table mbt.orders enable row level security;
+alter table mbt.fills enable row level security;
+alter table mbt.positions enable row level security;
+alter table mbt.order_events enable row level security;
 
 drop policy if exists "users see their own user row" on auth.users;
 create policy "users see their own user row" on auth.users
@@ -33,3 +37,19 @@ drop policy if exists "account holders see their own account" on mbt.accounts;
 create policy "account holders see their own account" on mbt.accounts
 for select to api_owner
 using (user_id = (select auth.current_user_id()));
+
+create policy "account holders see their own orders" on mbt.orders
+for select to api_owner
+using (account_id in (select a.account_id from mbt.accounts as a where a.user_id = (select auth.current_user_id())));
+
+create policy "account holders see their own fills" on mbt.fills
+for select to api_owner
+using (account_id in (select a.account_id from mbt.accounts as a where a.user_id = (select auth.current_user_id())));
+
+create policy "account holders see their own positions" on mbt.positions
+for select to api_owner
+using (account_id in (select a.account_id from mbt.accounts as a where a.user_id = (select auth.current_user_id())));
+
+create policy "account holders see their own order events" on mbt.order_events
+for select to api_owner
+using (account_id in (select a.account_id from mbt.accounts as a where a.user_id = (select auth.current_user_id())));

@@ -1,0 +1,95 @@
+-- Orders: GET /api/orders (Alpaca's GET /v2/orders, with PostgREST filters: ?status=eq.filled,
+-- ?symbol=eq.AAPL, ?client_order_id=eq.x, ?order=created_at.desc&limit=50), POST /api/rpc/submit_order,
+-- POST /api/rpc/cancel_order.
+create view api.orders as
+select
+    o.order_id as id,
+    o.client_order_id,
+    o.created_at,
+    o.updated_at,
+    o.submitted_at,
+    o.filled_at,
+    o.expired_at,
+    o.canceled_at,
+    o.failed_at,
+    o.replaced_at,
+    o.replaced_by,
+    o.replaces,
+    o.expires_at,
+    o.asset_id,
+    o.symbol,
+    o.asset_class::text as asset_class,
+    trim_scale(o.notional)::text as notional,
+    trim_scale(o.qty)::text as qty,
+    trim_scale(o.filled_qty)::text as filled_qty,
+    trim_scale(o.filled_avg_price)::text as filled_avg_price,
+    o.order_class::text as order_class,
+    o.order_type::text as type,
+    o.side::text as side,
+    o.position_intent::text as position_intent,
+    o.time_in_force::text as time_in_force,
+    trim_scale(o.limit_price)::text as limit_price,
+    trim_scale(o.stop_price)::text as stop_price,
+    o.status::text as status,
+    o.extended_hours
+from mbt.orders as o;
+
+comment on view api.orders is $$Your orders
+Alpaca's Order fields; numbers are decimal strings. Filter and page with PostgREST: ?status=eq.new, ?symbol=eq.AAPL, ?order=created_at.desc&limit=50.$$;
+comment on column api.orders.id is 'Order id.';
+comment on column api.orders.client_order_id is 'Your id for the order (unique among your open orders).';
+comment on column api.orders.created_at is 'When it was created.';
+comment on column api.orders.updated_at is 'Last change.';
+comment on column api.orders.submitted_at is 'When it was submitted.';
+comment on column api.orders.filled_at is 'When it was completely filled.';
+comment on column api.orders.expired_at is 'When it expired.';
+comment on column api.orders.canceled_at is 'When it was canceled.';
+comment on column api.orders.failed_at is 'When it was rejected.';
+comment on column api.orders.replaced_at is 'When it was replaced.';
+comment on column api.orders.replaced_by is 'The order that replaced it.';
+comment on column api.orders.replaces is 'The order it replaced.';
+comment on column api.orders.expires_at is 'When it expires: the close of its session (day) or after 90 days (gtc).';
+comment on column api.orders.asset_id is 'Asset id.';
+comment on column api.orders.symbol is 'Symbol.';
+comment on column api.orders.asset_class is 'us_equity or us_option.';
+comment on column api.orders.notional is 'Ordered amount, USD (notional orders).';
+comment on column api.orders.qty is 'Ordered quantity, shares.';
+comment on column api.orders.filled_qty is 'Filled quantity, shares.';
+comment on column api.orders.filled_avg_price is 'Average fill price, USD.';
+comment on column api.orders.order_class is 'simple (bracket, oco, oto, mleg later).';
+comment on column api.orders.type is 'market, limit, stop or stop_limit.';
+comment on column api.orders.side is 'buy or sell.';
+comment on column api.orders.position_intent is 'buy_to_open, buy_to_close, sell_to_open or sell_to_close.';
+comment on column api.orders.time_in_force is 'day or gtc.';
+comment on column api.orders.limit_price is 'Limit price, USD.';
+comment on column api.orders.stop_price is 'Stop price, USD.';
+comment on column api.orders.status is 'Alpaca order status: new, accepted, partially_filled, filled, canceled, expired, ...';
+comment on column api.orders.extended_hours is 'May fill in pre-market and after-hours.';
+
+create function api.submit_order(jsonb)
+returns jsonb
+language sql
+volatile
+security definer
+set search_path = ''
+as $$
+    select mbt.order_json(mbt.submit_order(
+        (select a.account_id from mbt.accounts as a where a.user_id = auth.current_user_id()), $1, now()
+    ))
+$$;
+comment on function api.submit_order(jsonb) is $$Submit an order
+The body is Alpaca's order request: {"symbol", "qty" | "notional", "side", "type", "time_in_force", "limit_price", "stop_price", "extended_hours", "client_order_id"}. Returns the order; a marketable order may already be filled.$$;
+
+create function api.cancel_order(id uuid)
+returns jsonb
+language sql
+volatile
+security definer
+set search_path = ''
+as $$
+    select mbt.order_json(mbt.cancel_order(
+        (select a.account_id from mbt.accounts as a where a.user_id = auth.current_user_id()), id, now()
+    ))
+$$;
+comment on function api.cancel_order(uuid) is $$Cancel an open order
+Releases the buying power it held. 404 if it is not yours, 422 if it is no longer open.$$;

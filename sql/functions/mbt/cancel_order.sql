@@ -1,0 +1,32 @@
+-- Cancel an open order (Alpaca's DELETE /v2/orders/{id}): its buying-power hold is released.
+create or replace function mbt.cancel_order(p_account_id uuid, p_order_id uuid, p_as_of timestamptz)
+returns mbt.orders
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+declare
+    v_order mbt.orders;
+begin
+    perform from mbt.accounts as a where a.account_id = p_account_id for update;
+    select * into v_order from mbt.orders as o where o.account_id = p_account_id and o.order_id = p_order_id for update;
+    if not found then
+        perform mbt.raise_error('MBO14', 'order not found', format('id = %s', p_order_id),
+            'List your orders with GET /api/orders.');
+    end if;
+    if v_order.status not in ('new', 'partially_filled', 'accepted', 'held', 'pending_new') then
+        perform mbt.raise_error('MBO15', format('order is not cancelable: it is %s', v_order.status),
+            format('id = %s, status = %s', p_order_id, v_order.status), 'Only open orders can be canceled.');
+    end if;
+    update mbt.orders as o
+    set status = 'canceled', canceled_at = p_as_of, updated_at = p_as_of, buying_power_held = 0
+    where o.account_id = p_account_id and o.order_id = p_order_id
+    returning * into v_order;
+    insert into mbt.order_events (account_id, order_id, event, event_at, order_state)
+    values (p_account_id, p_order_id, 'canceled', p_as_of, mbt.order_json(v_order));
+    return v_order;
+end;
+$$;
+comment on function mbt.cancel_order(uuid, uuid, timestamptz) is
+'Cancel an open order at p_as_of and release its buying-power hold (MBO14 unknown, MBO15 not open).';

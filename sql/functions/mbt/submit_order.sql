@@ -1,0 +1,276 @@
+-- Submit an equity order (Alpaca's POST /v2/orders; shared/reference/alpaca.md 1.2-1.8). The request
+-- is validated as Alpaca does it; a rejection raises a catalogued error and writes nothing. The
+-- account row is locked first, so concurrent submissions on one account are checked one after the
+-- other against the buying power the earlier ones left. A marketable order fills at once against
+-- the latest quote if that is fresh at p_as_of, through the same engine as resting orders.
+create or replace function mbt.submit_order(p_account_id uuid, p_request jsonb, p_as_of timestamptz)
+returns mbt.orders
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+declare
+    c_fields constant text[] := array[
+        'symbol', 'qty', 'notional', 'side', 'type', 'time_in_force', 'limit_price', 'stop_price', 'trail_price',
+        'trail_percent', 'extended_hours', 'client_order_id', 'order_class', 'take_profit', 'stop_loss', 'legs',
+        'position_intent'
+    ];
+    v_field text;
+    v_account mbt.accounts;
+    v_asset md.assets;
+    v_quote md.latest_quotes;
+    v_side mbt.order_side;
+    v_type mbt.order_type;
+    v_tif mbt.time_in_force;
+    v_qty numeric;
+    v_notional numeric;
+    v_limit numeric;
+    v_stop numeric;
+    v_extended boolean;
+    v_client_order_id text;
+    v_fractional boolean;
+    v_position numeric;
+    v_open_same_side numeric;
+    v_closable numeric;
+    v_opening numeric;
+    v_basis numeric;
+    v_hold numeric := 0;
+    v_buying_power numeric;
+    v_expires_at timestamptz;
+    v_order mbt.orders;
+begin
+    if jsonb_typeof(p_request) is distinct from 'object' then
+        perform mbt.raise_error('MBV03', 'The order must be a JSON object.', null,
+            'Send e.g. {"symbol": "AAPL", "qty": 1, "side": "buy", "type": "market", "time_in_force": "day"}.');
+    end if;
+    select k into v_field from jsonb_object_keys(p_request) as k where k <> all(c_fields) limit 1;
+    if v_field is not null then
+        perform mbt.raise_error('MBV05', format('Unknown field ''%s''.', v_field), null,
+            format('An order takes: %s.', array_to_string(c_fields, ', ')));
+    end if;
+
+    select * into v_account from mbt.accounts as a where a.account_id = p_account_id for update;
+    if not found or v_account.status <> 'ACTIVE' or v_account.trade_suspended_by_user then
+        perform mbt.raise_error('MBO16', 'Trading is blocked on this account.',
+            format('status = %s, trade_suspended_by_user = %s', v_account.status, v_account.trade_suspended_by_user),
+            'Resume trading in your account settings.');
+    end if;
+
+    -- what, which way, how
+    if mbt.request_text(p_request, 'symbol') is null then
+        perform mbt.raise_error('MBV04', 'The field ''symbol'' is required.', null, 'E.g. "symbol": "AAPL".');
+    end if;
+    select * into v_asset from md.assets as a where a.symbol = upper(btrim(mbt.request_text(p_request, 'symbol')));
+    if not found then
+        perform mbt.raise_error('MBO01', format('Unknown symbol %s.', p_request ->> 'symbol'), null,
+            'Check the ticker; GET /api/assets lists what can be traded.');
+    end if;
+    if v_asset.status <> 'active' or not v_asset.tradable then
+        perform mbt.raise_error('MBO02', format('%s is not tradable.', v_asset.symbol),
+            format('status = %s, tradable = %s', v_asset.status, v_asset.tradable), 'Choose an active, tradable asset.');
+    end if;
+    if v_asset.asset_class <> 'us_equity' then
+        perform mbt.raise_error('MBO17', 'Option orders are not supported yet.', v_asset.symbol,
+            'Trade the underlying equity for now.');
+    end if;
+    v_side := mbt.request_label(p_request, 'side', 'mbt.order_side', true);
+    v_type := mbt.request_label(p_request, 'type', 'mbt.order_type', true);
+    v_tif := mbt.request_label(p_request, 'time_in_force', 'mbt.time_in_force', true);
+    if coalesce(mbt.request_label(p_request, 'order_class', 'mbt.order_class', false), 'simple') <> 'simple'
+        or v_type = 'trailing_stop' or p_request ? 'take_profit' or p_request ? 'stop_loss' or p_request ? 'legs'
+        or p_request ? 'trail_price' or p_request ? 'trail_percent' then
+        perform mbt.raise_error('MBO17', 'Bracket, OCO, OTO, multi-leg and trailing-stop orders are not supported yet.',
+            null, 'Send a simple market, limit, stop or stop_limit order.');
+    end if;
+    if v_tif in ('ioc', 'fok', 'opg', 'cls') then
+        perform mbt.raise_error('MBO17', format('time_in_force %s is not supported yet.', v_tif), null,
+            'Use day or gtc.');
+    end if;
+
+    -- how much
+    v_qty := mbt.request_numeric(p_request, 'qty');
+    v_notional := mbt.request_numeric(p_request, 'notional');
+    if (v_qty is null) = (v_notional is null) then
+        perform mbt.raise_error('MBO03', 'Give exactly one of qty and notional.',
+            format('qty = %s, notional = %s', v_qty, v_notional), 'E.g. "qty": 10 or "notional": 500.');
+    end if;
+    if v_qty <= 0 or v_qty <> round(v_qty, 9) then
+        perform mbt.raise_error('MBO03', 'qty must be positive, with at most 9 decimals.', format('qty = %s', v_qty),
+            'E.g. "qty": 10 or "qty": 0.5.');
+    end if;
+    if v_notional < 1 or v_notional <> round(v_notional, 2) then
+        perform mbt.raise_error('MBO03', 'notional must be at least $1.00, in cents.', format('notional = %s', v_notional),
+            'E.g. "notional": 500.');
+    end if;
+    v_fractional := v_notional is not null or v_qty <> trunc(v_qty);
+    if v_fractional and not v_asset.fractionable then
+        perform mbt.raise_error('MBO08', format('%s is not fractionable.', v_asset.symbol), null,
+            'Order a whole number of shares.');
+    end if;
+    if v_fractional and v_tif <> 'day' then
+        perform mbt.raise_error('MBO04', 'Fractional and notional orders must be day orders.',
+            format('time_in_force = %s', v_tif), 'Use "time_in_force": "day".');
+    end if;
+    if v_notional is not null and v_type <> 'market' then
+        perform mbt.raise_error('MBO03', 'Notional orders must be market orders.', format('type = %s', v_type),
+            'Use "qty" for limit and stop orders.');
+    end if;
+    if v_type in ('stop', 'stop_limit') and v_tif not in ('day', 'gtc') then
+        perform mbt.raise_error('MBO04', format('%s orders take time_in_force day or gtc.', v_type),
+            format('time_in_force = %s', v_tif), 'Use day or gtc.');
+    end if;
+
+    -- at what price
+    v_limit := mbt.request_numeric(p_request, 'limit_price');
+    v_stop := mbt.request_numeric(p_request, 'stop_price');
+    if v_type in ('limit', 'stop_limit') and v_limit is null then
+        perform mbt.raise_error('MBV04', format('A %s order needs limit_price.', v_type), null, 'Add "limit_price".');
+    end if;
+    if v_type in ('stop', 'stop_limit') and v_stop is null then
+        perform mbt.raise_error('MBV04', format('A %s order needs stop_price.', v_type), null, 'Add "stop_price".');
+    end if;
+    if v_type in ('market', 'stop') and v_limit is not null or v_type in ('market', 'limit') and v_stop is not null then
+        perform mbt.raise_error('MBO06', format('A %s order takes no %s.', v_type,
+            case when v_limit is not null and v_type in ('market', 'stop') then 'limit_price' else 'stop_price' end),
+            null, 'Remove the field, or choose the order type that uses it.');
+    end if;
+    if v_limit <= 0 or v_stop <= 0 then
+        perform mbt.raise_error('MBV03', 'Prices must be positive.', format('limit_price = %s, stop_price = %s',
+            v_limit, v_stop), 'Send a price above zero.');
+    end if;
+    foreach v_basis in array array_remove(array[v_limit, v_stop], null) loop
+        if v_basis <> round(v_basis, case when v_basis >= 1 then 2 else 4 end) then
+            perform mbt.raise_error('MBO05', format(
+                'invalid price %s: sub-penny increment does not fulfill minimum pricing criteria.', v_basis),
+                format('price = %s', v_basis), 'Prices of $1.00 and above take 2 decimals, below $1.00 up to 4.');
+        end if;
+    end loop;
+
+    v_extended := coalesce((p_request ->> 'extended_hours')::boolean, false);
+    if v_extended and (v_type <> 'limit' or v_tif <> 'day') then
+        perform mbt.raise_error('MBO07', 'Extended-hours orders must be limit orders with time_in_force day.',
+            format('type = %s, time_in_force = %s', v_type, v_tif), 'Use "type": "limit", "time_in_force": "day".');
+    end if;
+
+    v_client_order_id := coalesce(mbt.request_text(p_request, 'client_order_id'), gen_random_uuid()::text);
+    if length(v_client_order_id) not between 1 and 128 then
+        perform mbt.raise_error('MBV03', 'client_order_id must be 1 to 128 characters.',
+            format('length = %s', length(v_client_order_id)), 'Shorten it.');
+    end if;
+    if exists (
+        select from mbt.orders as o
+        where o.account_id = p_account_id and o.client_order_id = v_client_order_id
+            and o.status in ('new', 'partially_filled', 'accepted', 'pending_new', 'held', 'pending_cancel', 'pending_replace')
+    ) then
+        perform mbt.raise_error('MBO09', 'client_order_id must be unique.', format('client_order_id = %s', v_client_order_id),
+            'Look the order up with GET /api/orders?client_order_id=eq.<id> instead of sending it again.');
+    end if;
+
+    -- against what is already there
+    if exists (
+        select from mbt.orders as o
+        where o.account_id = p_account_id and o.symbol = v_asset.symbol and o.side <> v_side
+            and o.status in ('new', 'partially_filled', 'accepted', 'held')
+    ) then
+        perform mbt.raise_error('MBO10', 'potential wash trade detected. use complex orders',
+            format('an open %s order on %s exists', case when v_side = 'buy' then 'sell' else 'buy' end, v_asset.symbol),
+            'Cancel the opposite order first.');
+    end if;
+
+    select coalesce(max(p.qty), 0) into v_position
+    from mbt.positions as p where p.account_id = p_account_id and p.symbol = v_asset.symbol;
+    select coalesce(sum(coalesce(o.qty, 0) - o.filled_qty), 0) into v_open_same_side
+    from mbt.orders as o
+    where o.account_id = p_account_id and o.symbol = v_asset.symbol and o.side = v_side
+        and o.status in ('new', 'partially_filled', 'accepted', 'held');
+    -- the part of the order that closes (sells what is held, buys back what is short) needs no buying power
+    v_closable := greatest(case when v_side = 'sell' then v_position else -v_position end - v_open_same_side, 0);
+    v_opening := greatest(coalesce(v_qty, 0) - v_closable, 0);
+
+    if v_side = 'sell' and v_opening > 0 then
+        if v_fractional or v_notional is not null or not v_account.shorting_enabled or v_account.multiplier < 2
+            or not v_asset.shortable or not v_asset.easy_to_borrow then
+            perform mbt.raise_error('MBO12', format('insufficient qty available for order (requested: %s, available: %s)',
+                v_qty, v_closable),
+                format('position = %s, held for open sell orders = %s', v_position, v_open_same_side),
+                case
+                    when not v_asset.shortable or not v_asset.easy_to_borrow then format('%s cannot be sold short.', v_asset.symbol)
+                    when v_fractional then 'Fractional orders cannot sell short; sell at most what you hold.'
+                    else 'Sell at most what you hold; short selling needs a margin account with shorting enabled.'
+                end);
+        end if;
+    end if;
+
+    -- what the opening part costs, and whether it fits the buying power left
+    select * into v_quote from md.latest_quotes as q where q.symbol = v_asset.symbol;
+    if v_opening > 0 or (v_side = 'buy' and v_notional is not null) then
+        if (v_type in ('market', 'stop') or v_side = 'sell') and coalesce(v_quote.ask_price, 0) <= 0 then
+            perform mbt.raise_error('MBO13', format('There is no quote for %s to value the order.', v_asset.symbol), null,
+                'Use a limit order, or wait for the market to quote the symbol.');
+        end if;
+        v_basis := case
+            when v_side = 'sell' then greatest(coalesce(v_limit, 0), v_quote.ask_price * 1.03)
+            when v_type = 'market' then v_quote.ask_price
+            when v_type = 'stop' then greatest(v_stop, v_quote.ask_price)
+            else v_limit
+        end;
+        v_hold := coalesce(v_notional, ceil(v_opening * v_basis * 100) / 100);
+        select b.buying_power into v_buying_power from mbt.account_balances as b where b.account_id = p_account_id;
+        if v_hold > v_buying_power then
+            perform mbt.raise_error('MBO11', 'insufficient buying power',
+                format('order value %s (%s x %s); buying power %s', v_hold, coalesce(v_opening, 0), v_basis, v_buying_power),
+                'Reduce the quantity, or cancel open orders that hold buying power.');
+        end if;
+    end if;
+
+    -- day orders live until the close of their session (the coming one if submitted after it);
+    -- GTC orders 90 days, as at Alpaca
+    select case when v_extended then c.session_close else c.market_close end into v_expires_at
+    from md.market_calendar as c
+    where case when v_extended then c.session_close else c.market_close end > p_as_of
+    order by c.trading_date
+    limit 1;
+    if v_tif = 'gtc' then
+        v_expires_at := ((p_as_of at time zone 'America/New_York')::date + 90 + time '16:15') at time zone 'America/New_York';
+    end if;
+
+    insert into mbt.orders (
+        account_id, client_order_id, symbol, asset_id, asset_class, side, order_type, time_in_force, position_intent,
+        qty, notional, limit_price, stop_price, extended_hours, status, buying_power_held, submitted_bid, submitted_ask,
+        submitted_quote_time, created_at, updated_at, submitted_at, expires_at
+    )
+    values (
+        p_account_id, v_client_order_id, v_asset.symbol, v_asset.asset_id, v_asset.asset_class, v_side, v_type, v_tif,
+        case
+            when v_side = 'buy' and v_position < 0 then 'buy_to_close'
+            when v_side = 'buy' then 'buy_to_open'
+            when v_position > 0 then 'sell_to_close'
+            else 'sell_to_open'
+        end::mbt.position_intent,
+        v_qty, v_notional, v_limit, v_stop, v_extended,
+        case
+            when md.market_session(p_as_of) = 'regular'
+                or (v_extended and md.market_session(p_as_of) in ('pre_market', 'after_hours')) then 'new'
+            else 'accepted'
+        end::mbt.order_status,
+        v_hold, v_quote.bid_price, v_quote.ask_price, v_quote.quote_time, p_as_of, p_as_of, p_as_of, v_expires_at
+    )
+    returning * into v_order;
+
+    insert into mbt.order_events (account_id, order_id, event, event_at, order_state)
+    values (p_account_id, v_order.order_id, 'submitted', p_as_of, mbt.order_json(v_order));
+
+    if v_quote.quote_id is not null then
+        perform mbt.fill_orders(
+            array[(select q from md.quotes as q where q.quote_id = v_quote.quote_id and q.quote_time = v_quote.quote_time)],
+            array[v_order.order_id],
+            p_as_of
+        );
+        select * into v_order from mbt.orders as o where o.account_id = p_account_id and o.order_id = v_order.order_id;
+    end if;
+    return v_order;
+end;
+$$;
+comment on function mbt.submit_order(uuid, jsonb, timestamptz) is
+'Validate and place an equity order at p_as_of (Alpaca''s rules); fills at once when the latest fresh quote makes it marketable.';
