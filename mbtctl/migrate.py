@@ -222,12 +222,19 @@ def migrate(conn: psycopg.Connection, migrations: list[Migration] | None = None)
     return applied_now
 
 
+CREATES_VIEW = re.compile(r"^\s*create\s+(or\s+replace\s+)?view\b", re.IGNORECASE | re.MULTILINE)
+
+
 def _deploy_files() -> list[Path]:
+    """Private schemas before api; within each, files of functions before files that create views
+    (a view needs the functions it calls); then name order. Policies last."""
     functions = SQL_DIR / "functions"
-    private = sorted(p for d in sorted(functions.iterdir()) if d.is_dir() and d.name != "api" for p in d.rglob("*.sql"))
-    api = sorted((functions / "api").rglob("*.sql"))
-    policies = sorted((SQL_DIR / "policies").rglob("*.sql"))
-    return private + api + policies
+
+    def order(path: Path) -> tuple:
+        is_api = path.relative_to(functions).parts[0] == "api"
+        return (is_api, bool(CREATES_VIEW.search(path.read_text())), str(path))
+
+    return sorted(functions.rglob("*.sql"), key=order) + sorted((SQL_DIR / "policies").rglob("*.sql"))
 
 
 PRIVATE_SCHEMAS = ("auth", "mbt", "md", "jobs", "analytics")

@@ -121,6 +121,7 @@ class User:
     session_id: str
     account_id: str
     refresh_cookie: str
+    order_id: str | None = None
 
     @property
     def auth(self) -> dict[str, str]:

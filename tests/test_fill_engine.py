@@ -9,6 +9,8 @@ import pytest
 from conftest import sign_up_in_db
 from engine import add_asset, cash, et, fills, insert_quotes, order, position, submit
 
+BUY_ONE_AT_MARKET = {"symbol": "ZAAA", "qty": 1, "side": "buy", "type": "market", "time_in_force": "day"}
+
 
 @pytest.fixture
 def acct(db):
@@ -110,21 +112,21 @@ def test_the_full_fill_model_fills_whole_on_one_quote_as_alpaca_paper_does(db, a
 ])
 def test_quotes_that_are_crossed_locked_zero_or_stale_never_fill(db, acct, bid, ask, lag, why):
     insert_quotes(db, ("ZAAA", "189.98", "190.02", et("2026-11-24 09:59")))  # values the order, too old to fill
-    o = submit(db, acct, et("2026-11-24 10:00:00"), symbol="ZAAA", qty=1, side="buy", type="market", time_in_force="day")
+    o = submit(db, acct, et("2026-11-24 10:00:00"), **BUY_ONE_AT_MARKET)
     insert_quotes(db, ("ZAAA", bid, ask, et("2026-11-24 10:00:01"), 100, 100, lag))
     assert order(db, o["id"])["status"] == "new", why
 
 
 def test_a_zero_size_on_the_side_an_order_takes_never_fills(db, acct):
     insert_quotes(db, ("ZAAA", "189.98", "190.02", et("2026-11-24 09:59")))
-    o = submit(db, acct, et("2026-11-24 10:00:00"), symbol="ZAAA", qty=1, side="buy", type="market", time_in_force="day")
+    o = submit(db, acct, et("2026-11-24 10:00:00"), **BUY_ONE_AT_MARKET)
     insert_quotes(db, ("ZAAA", "189.98", "190.02", et("2026-11-24 10:00:01"), 100, 0))
     assert order(db, o["id"])["status"] == "new"
 
 
 def test_a_quote_older_than_the_order_never_fills_it(db, acct):
     insert_quotes(db, ("ZAAA", "189.98", "190.02", et("2026-11-24 09:59")))
-    o = submit(db, acct, et("2026-11-24 10:00:05"), symbol="ZAAA", qty=1, side="buy", type="market", time_in_force="day")
+    o = submit(db, acct, et("2026-11-24 10:00:05"), **BUY_ONE_AT_MARKET)
     insert_quotes(db, ("ZAAA", "189.98", "190.02", et("2026-11-24 10:00:04")))  # arrives late, timestamped before
     assert order(db, o["id"])["status"] == "new"
 

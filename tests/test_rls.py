@@ -11,9 +11,20 @@ from conftest import act_as, sign_up, sign_up_in_db
 #   "own"  -> 200 and exactly the caller's own account, never the other user's
 #   number -> that HTTP status
 # A new endpoint fails test_every_api_object_is_in_the_matrix until its row is added here.
+LIMIT_ORDER = {"symbol": "ZRLS", "qty": 1, "side": "buy", "type": "limit", "limit_price": "10.00",
+               "time_in_force": "gtc"}
 MATRIX = {
-    ("view", "account"): ("GET", "/api/account", {"user A": "own", "user B": "own", "anonymous": 401}),
-    ("function", "ping"): ("GET", "/api/rpc/ping", {"user A": 200, "user B": 200, "anonymous": 200}),
+    ("view", "account"): ("GET", "/api/account", None, {"user A": "own", "user B": "own", "anonymous": 401}),
+    ("view", "orders"): ("GET", "/api/orders", None,
+                         {"user A": "own orders", "user B": "own orders", "anonymous": 401}),
+    ("view", "positions"): ("GET", "/api/positions", None, {"user A": 200, "user B": 200, "anonymous": 401}),
+    ("view", "fills"): ("GET", "/api/fills", None, {"user A": 200, "user B": 200, "anonymous": 401}),
+    ("view", "position_marks"): ("GET", "/api/position_marks", None, {"user A": 403, "user B": 403, "anonymous": 401}),
+    ("function", "ping"): ("GET", "/api/rpc/ping", None, {"user A": 200, "user B": 200, "anonymous": 200}),
+    ("function", "submit_order"): ("POST", "/api/rpc/submit_order", LIMIT_ORDER,
+                                   {"user A": 200, "user B": 200, "anonymous": 401}),
+    ("function", "cancel_order"): ("POST", "/api/rpc/cancel_order", {"id": "00000000-0000-0000-0000-000000000000"},
+                                   {"user A": 404, "user B": 404, "anonymous": 401}),
 }
 CALLERS = ["user A", "user B", "anonymous"]
 
@@ -31,21 +42,35 @@ def test_every_api_object_is_in_the_matrix(admin):
 
 @pytest.fixture(scope="module")
 def pair(cfg):
+    import psycopg
+    with psycopg.connect(cfg.dsn(), autocommit=True) as conn:
+        conn.execute("insert into md.assets (symbol, exchange) values ('ZRLS', 'NASDAQ') on conflict do nothing")
     with httpx.Client(base_url=cfg.base_url) as client:
-        return {"user A": sign_up(client), "user B": sign_up(client)}
+        users = {"user A": sign_up(client), "user B": sign_up(client)}
+        for user in users.values():  # one order each, to see whose rows come back
+            r = client.post("/api/rpc/submit_order", json=LIMIT_ORDER, headers=user.auth)
+            assert r.status_code == 200, r.text
+            user.order_id = r.json()["id"]
+        return users
 
 
 @pytest.mark.parametrize("caller", CALLERS)
 @pytest.mark.parametrize("endpoint", list(MATRIX), ids=lambda e: f"{e[0]}-{e[1]}")
 def test_rls_matrix(api, pair, endpoint, caller):
-    method, path, expected = MATRIX[endpoint]
+    method, path, body, expected = MATRIX[endpoint]
     user = pair.get(caller)
-    r = api.request(method, path, headers=user.auth if user else {})
+    r = api.request(method, path, headers=user.auth if user else {}, json=body)
     want = expected[caller]
+    others = [u for name, u in pair.items() if name != caller]
     if want == "own":
         assert r.status_code == 200, r.text
         assert r.json()["id"] == user.account_id
-        assert r.json()["id"] not in [u.account_id for name, u in pair.items() if name != caller]
+        assert r.json()["id"] not in [u.account_id for u in others]
+    elif want == "own orders":
+        assert r.status_code == 200, r.text
+        ids = {row["id"] for row in r.json()}
+        assert user.order_id in ids
+        assert not ids & {u.order_id for u in others}
     else:
         assert r.status_code == want, r.text
 

@@ -21,8 +21,7 @@ grant execute on function auth.check_request(), auth.current_user_id() to web_an
 -- api views are owned by api_owner, which is not the table owner: RLS decides which rows it sees
 grant usage on schema auth, mbt to api_owner;
 grant usage, create on schema api to api_owner;
-grant select on mbt.accounts, mbt.account_balances, mbt.position_values, mbt.orders, mbt.fills, mbt.positions
-to api_owner;
+grant select on mbt.accounts, mbt.orders, mbt.fills, mbt.positions to api_owner;
 grant usage on schema md to api_owner;
 grant select on md.assets, md.latest_quotes to api_owner;
 grant execute on function auth.current_user_id() to api_owner;
@@ -30,6 +29,15 @@ alter view api.account owner to api_owner;
 alter view api.orders owner to api_owner;
 alter view api.positions owner to api_owner;
 alter view api.fills owner to api_owner;
+alter view api.position_marks owner to api_owner;
+-- the rules the api views apply: pure functions of their arguments, read no table
+grant usage on schema mbt to web_anon, app_user;
+grant execute on function
+mbt.mark_price(numeric, numeric, numeric),
+mbt.initial_margin(numeric, boolean),
+mbt.maintenance_margin(numeric, numeric, numeric),
+mbt.buying_power(smallint, numeric, numeric, numeric, numeric)
+to app_user, api_owner;
 
 -- The sessions service: auth functions only, no table
 grant usage on schema auth, mbt to mbt_sessions;

@@ -40,16 +40,28 @@ using (user_id = (select auth.current_user_id()));
 
 create policy "account holders see their own orders" on mbt.orders
 for select to api_owner
-using (account_id in (select a.account_id from mbt.accounts as a where a.user_id = (select auth.current_user_id())));
+using (account_id in (
+    select a.account_id from mbt.accounts as a
+    where a.user_id = (select auth.current_user_id())
+));
 
 create policy "account holders see their own fills" on mbt.fills
 for select to api_owner
-using (account_id in (select a.account_id from mbt.accounts as a where a.user_id = (select auth.current_user_id())));
+using (account_id in (
+    select a.account_id from mbt.accounts as a
+    where a.user_id = (select auth.current_user_id())
+));
 
 create policy "account holders see their own positions" on mbt.positions
 for select to api_owner
-using (account_id in (select a.account_id from mbt.accounts as a where a.user_id = (select auth.current_user_id())));
+using (account_id in (
+    select a.account_id from mbt.accounts as a
+    where a.user_id = (select auth.current_user_id())
+));
 
 create policy "account holders see their own order events" on mbt.order_events
 for select to api_owner
-using (account_id in (select a.account_id from mbt.accounts as a where a.user_id = (select auth.current_user_id())));
+using (account_id in (
+    select a.account_id from mbt.accounts as a
+    where a.user_id = (select auth.current_user_id())
+));

@@ -1,5 +1,7 @@
 -- GET /api/account: the caller's paper account in the shape of Alpaca's GET /v2/account.
 -- Money is a decimal string (as at Alpaca): exact, and safe for JavaScript clients.
+-- It reads the tables (as api_owner, so row-level security keeps the caller to their own rows) and
+-- applies the rules of mbt/margin_rules.sql, as mbt.account_balances does for the engine.
 create view api.account as
 select
     a.account_id as id,
@@ -31,7 +33,36 @@ select
     a.options_approved_level as options_trading_level,
     a.created_at
 from mbt.accounts as a
-inner join mbt.account_balances as b on a.account_id = b.account_id;
+cross join
+    lateral (
+        select
+            coalesce(sum(pv.market_value) filter (where pv.qty > 0), 0) as long_market_value,
+            coalesce(sum(pv.market_value) filter (where pv.qty < 0), 0) as short_market_value,
+            coalesce(sum(mbt.initial_margin(pv.market_value, pv.marginable)), 0) as initial_margin,
+            coalesce(sum(mbt.maintenance_margin(pv.qty, pv.current_price, pv.long_percent)), 0) as maintenance_margin
+        from api.position_marks as pv
+        where pv.account_id = a.account_id
+    ) as v
+cross join
+    lateral (
+        select coalesce(sum(o.buying_power_held), 0) as held
+        from mbt.orders as o
+        where o.account_id = a.account_id and o.status in ('new', 'partially_filled', 'accepted', 'held')
+    ) as h
+cross join lateral (select a.cash + v.long_market_value + v.short_market_value as equity) as e
+cross join lateral (
+    select
+        e.equity,
+        e.equity as last_equity,
+        v.long_market_value,
+        v.short_market_value,
+        v.initial_margin,
+        v.maintenance_margin,
+        mbt.buying_power(a.multiplier, a.cash, e.equity, v.initial_margin, h.held) as buying_power,
+        mbt.buying_power(2::smallint, a.cash, e.equity, v.initial_margin, h.held) as regt_buying_power,
+        greatest(least(a.cash, greatest(e.equity - v.initial_margin, 0)) - h.held, 0) as non_marginable_buying_power,
+        greatest(least(a.cash, greatest(e.equity - v.initial_margin, 0)) - h.held, 0) as options_buying_power
+) as b;
 
 comment on view api.account is $$Your paper account
 The signed-in user's account, with the field names of Alpaca's GET /v2/account. Money fields are decimal strings in USD.$$;

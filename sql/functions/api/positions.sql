@@ -2,18 +2,19 @@ create view api.positions as
 select
     v.asset_id,
     v.symbol,
-    'NASDAQ'::text as exchange,
+    v.exchange,
     v.asset_class::text as asset_class,
-    round(v.avg_entry_price, 4)::text as avg_entry_price,
+    trim_scale(round(v.avg_entry_price, 4))::text as avg_entry_price,
     trim_scale(v.qty)::text as qty,
     case when v.qty > 0 then 'long' else 'short' end as side,
     round(v.market_value, 2)::text as market_value,
-    round(v.cost_basis, 2)::text as cost_basis,
-    round(v.unrealized_pl, 2)::text as unrealized_pl,
-    round(v.unrealized_pl / nullif(abs(v.cost_basis), 0), 6)::text as unrealized_plpc,
-    round(v.current_price, 4)::text as current_price,
+    round(v.avg_entry_price * v.qty, 2)::text as cost_basis,
+    round(v.market_value - v.avg_entry_price * v.qty, 2)::text as unrealized_pl,
+    round((v.market_value - v.avg_entry_price * v.qty) / nullif(abs(v.avg_entry_price * v.qty), 0), 6)::text
+        as unrealized_plpc,
+    trim_scale(round(v.current_price, 4))::text as current_price,
     round(v.realized_pl, 2)::text as realized_pl
-from mbt.position_values as v;
+from api.position_marks as v;
 
 comment on view api.positions is $$Your open positions
 Alpaca's Position fields, marked at the latest quote's midpoint. Numbers are decimal strings.$$;

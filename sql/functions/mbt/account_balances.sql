@@ -1,8 +1,7 @@
--- Balances in Alpaca's terms (shared/reference/alpaca.md 3.1-3.2, options_rules.md 1.1-1.2), from
--- the cash, the positions marked at the latest quote's midpoint, and the holds of open orders.
--- Views, not functions, and security_invoker: read through an api view, the tables are read with
--- the api view owner's rights, so row-level security keeps each caller to their own rows.
-create view mbt.position_values with (security_invoker = true) as
+-- Balances in Alpaca's terms, for the engine and for analysts: every account's positions marked at the
+-- latest quote's midpoint, and the balances from them, the cash and the holds of open orders.
+-- The rules are the functions of margin_rules.sql; the api views apply the same ones per caller.
+create view mbt.position_values as
 select
     p.account_id,
     p.symbol,
@@ -15,22 +14,12 @@ select
     m.current_price * p.qty as market_value,
     p.avg_entry_price * p.qty as cost_basis,
     (m.current_price - p.avg_entry_price) * p.qty as unrealized_pl,
-    abs(m.current_price * p.qty) * case when coalesce(a.marginable, true) then 0.5 else 1 end as initial_margin,
-    case
-        when p.qty > 0 and m.current_price < 2.5 then m.current_price * p.qty
-        when p.qty > 0 then m.current_price * p.qty * coalesce(a.maintenance_margin_requirement, 30) / 100
-        when m.current_price < 5 then greatest(abs(m.current_price * p.qty), 2.5 * abs(p.qty))
-        else greatest(0.3 * abs(m.current_price * p.qty), 5 * abs(p.qty))
-    end as maintenance_margin
+    mbt.initial_margin(m.current_price * p.qty, a.marginable) as initial_margin,
+    mbt.maintenance_margin(p.qty, m.current_price, a.maintenance_margin_requirement) as maintenance_margin
 from mbt.positions as p
 left join md.assets as a on p.symbol = a.symbol
 left join md.latest_quotes as q on p.symbol = q.symbol
-cross join lateral (
-    select coalesce(
-        case when q.bid_price > 0 and q.ask_price >= q.bid_price then (q.bid_price + q.ask_price) / 2 end,
-        p.avg_entry_price
-    ) as current_price
-) as m
+cross join lateral (select mbt.mark_price(q.bid_price, q.ask_price, p.avg_entry_price) as current_price) as m
 where p.qty <> 0;
 
 comment on view mbt.position_values is $$Open positions marked to market: at the latest quote's midpoint (the entry price if there is none).
@@ -49,7 +38,7 @@ comment on column mbt.position_values.unrealized_pl is 'market_value - cost_basi
 comment on column mbt.position_values.initial_margin is 'Reg T initial requirement, USD.';
 comment on column mbt.position_values.maintenance_margin is 'Maintenance requirement, USD.';
 
-create view mbt.account_balances with (security_invoker = true) as
+create view mbt.account_balances as
 select
     a.account_id,
     e.equity,
@@ -59,31 +48,27 @@ select
     v.initial_margin,
     v.maintenance_margin,
     h.held,
-    greatest(
-        case
-            when a.multiplier = 1 or e.equity < 2000 then a.cash
-            else greatest(e.equity - v.initial_margin, 0) * a.multiplier
-        end - h.held,
-        0
-    ) as buying_power,
-    greatest(greatest(e.equity - v.initial_margin, 0) * 2 - h.held, 0) as regt_buying_power,
+    mbt.buying_power(a.multiplier, a.cash, e.equity, v.initial_margin, h.held) as buying_power,
+    mbt.buying_power(2::smallint, a.cash, e.equity, v.initial_margin, h.held) as regt_buying_power,
     greatest(least(a.cash, greatest(e.equity - v.initial_margin, 0)) - h.held, 0) as non_marginable_buying_power,
     greatest(least(a.cash, greatest(e.equity - v.initial_margin, 0)) - h.held, 0) as options_buying_power
 from mbt.accounts as a
-cross join lateral (
-    select
-        coalesce(sum(pv.market_value) filter (where pv.qty > 0), 0) as long_market_value,
-        coalesce(sum(pv.market_value) filter (where pv.qty < 0), 0) as short_market_value,
-        coalesce(sum(pv.initial_margin), 0) as initial_margin,
-        coalesce(sum(pv.maintenance_margin), 0) as maintenance_margin
-    from mbt.position_values as pv
-    where pv.account_id = a.account_id
-) as v
-cross join lateral (
-    select coalesce(sum(o.buying_power_held), 0) as held
-    from mbt.orders as o
-    where o.account_id = a.account_id and o.status in ('new', 'partially_filled', 'accepted', 'held')
-) as h
+cross join
+    lateral (
+        select
+            coalesce(sum(pv.market_value) filter (where pv.qty > 0), 0) as long_market_value,
+            coalesce(sum(pv.market_value) filter (where pv.qty < 0), 0) as short_market_value,
+            coalesce(sum(pv.initial_margin), 0) as initial_margin,
+            coalesce(sum(pv.maintenance_margin), 0) as maintenance_margin
+        from mbt.position_values as pv
+        where pv.account_id = a.account_id
+    ) as v
+cross join
+    lateral (
+        select coalesce(sum(o.buying_power_held), 0) as held
+        from mbt.orders as o
+        where o.account_id = a.account_id and o.status in ('new', 'partially_filled', 'accepted', 'held')
+    ) as h
 cross join lateral (select a.cash + v.long_market_value + v.short_market_value as equity) as e;
 
 comment on view mbt.account_balances is $$Equity, market values, margin and buying power per account, USD.

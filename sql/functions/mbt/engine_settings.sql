@@ -6,8 +6,8 @@ stable
 as $$
     select coalesce(nullif(current_setting('mbt.quote_staleness', true), '')::interval, interval '5 seconds')
 $$;
-comment on function mbt.quote_staleness() is
-'How late a quote may arrive and still fill (received_at - quote_time), and how old the latest quote may be for an immediate fill at submission. Setting mbt.quote_staleness, default 5 s.';
+comment on function mbt.quote_staleness() is $$How late a quote may arrive and still fill (received_at - quote_time),
+and how old the latest quote may be for an immediate fill at submission. Setting mbt.quote_staleness, default 5 s.$$;
 
 create or replace function mbt.engine_version()
 returns text

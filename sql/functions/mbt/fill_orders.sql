@@ -255,5 +255,6 @@ as $$
     -- every data-modifying step above runs whether or not it is read here
     select count(*)::integer from new_fills
 $$;
-comment on function mbt.fill_orders(md.quotes[], uuid[], timestamptz) is
-'The fill engine: evaluate resting orders against a batch of quotes in one statement and write fills (with their quote), orders, positions, cash and audit events. Returns the number of fills.';
+comment on function mbt.fill_orders(md.quotes[], uuid[], timestamptz) is $$The fill engine.
+Evaluates resting orders against a batch of quotes in one statement and writes fills (with their quote), orders,
+positions, cash and audit events. Returns the number of fills.$$;

@@ -34,10 +34,10 @@ $$;
 comment on function mbt.position_step(mbt.position_state, numeric, numeric) is
 'One step of mbt.position_after: the position after an execution of signed quantity p_qty at p_price.';
 
-create or replace aggregate mbt.position_after(numeric, numeric) (
+create or replace aggregate mbt.position_after(numeric, numeric) (  -- noqa: LT01
     sfunc = mbt.position_step,
     stype = mbt.position_state,
     initcond = '(0,0,0)'
 );
-comment on aggregate mbt.position_after(numeric, numeric) is
+comment on aggregate mbt.position_after(numeric, numeric) is  -- noqa: LT01
 'Ordered aggregate over (signed qty, price): the position (qty, average entry price, realized P&L) after the executions.';

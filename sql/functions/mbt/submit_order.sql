@@ -74,9 +74,9 @@ begin
         perform mbt.raise_error('MBO17', 'Option orders are not supported yet.', v_asset.symbol,
             'Trade the underlying equity for now.');
     end if;
-    v_side := mbt.request_label(p_request, 'side', 'mbt.order_side', true);
-    v_type := mbt.request_label(p_request, 'type', 'mbt.order_type', true);
-    v_tif := mbt.request_label(p_request, 'time_in_force', 'mbt.time_in_force', true);
+    v_side := mbt.request_label(p_request, 'side', 'mbt.order_side', true)::mbt.order_side;
+    v_type := mbt.request_label(p_request, 'type', 'mbt.order_type', true)::mbt.order_type;
+    v_tif := mbt.request_label(p_request, 'time_in_force', 'mbt.time_in_force', true)::mbt.time_in_force;
     if coalesce(mbt.request_label(p_request, 'order_class', 'mbt.order_class', false), 'simple') <> 'simple'
         or v_type = 'trailing_stop' or p_request ? 'take_profit' or p_request ? 'stop_loss' or p_request ? 'legs'
         or p_request ? 'trail_price' or p_request ? 'trail_percent' then
