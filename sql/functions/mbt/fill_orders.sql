@@ -244,7 +244,7 @@ as $$
             f.account_id, f.order_id, case when f.leaves_qty = 0 then 'fill' else 'partial_fill' end, f.quote_time,
             f.fill_id,
             mbt.order_json(o) || jsonb_build_object(
-                'filled_qty', f.cum_qty::text,
+                'filled_qty', trim_scale(f.cum_qty)::text,
                 'status', case when f.leaves_qty = 0 then 'filled' else 'partially_filled' end
             )
         from new_fills as f

@@ -1,0 +1,96 @@
+"""The main order paths through the gateway, with quotes arriving as the ingestor writes them."""
+
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from decimal import Decimal as D
+
+import psycopg
+import pytest
+
+from conftest import assert_error, sign_up
+from engine import insert_quotes
+
+LIMIT = {"qty": 10, "side": "buy", "type": "limit", "limit_price": "100.00", "time_in_force": "gtc"}
+
+
+@pytest.fixture
+def symbol(admin):
+    name = "Z" + uuid.uuid4().hex[:6].upper()
+    admin.execute("insert into md.assets (symbol, exchange) values (%s, 'NASDAQ')", [name])
+    return name
+
+
+@pytest.fixture
+def next_open(admin):
+    """The next regular-session open after now (from md.market_calendar): quotes are stamped then."""
+    return admin.execute("select next_open from md.clock(now())").fetchone()[0]
+
+
+def test_an_order_submitted_over_http_fills_when_a_marketable_quote_arrives(api, admin, user, symbol, next_open):
+    r = api.post("/api/rpc/submit_order", json={"symbol": symbol, **LIMIT}, headers=user.auth)
+    assert r.status_code == 200, r.text
+    order = r.json()
+    assert (order["symbol"], order["qty"], order["limit_price"], order["filled_qty"]) == (symbol, "10", "100", "0")
+
+    with admin.transaction():
+        insert_quotes(admin, (symbol, "99.90", "99.95", next_open + timedelta(minutes=1)))
+
+    [listed] = api.get("/api/orders", params={"id": f"eq.{order['id']}"}, headers=user.auth).json()
+    assert (listed["status"], listed["filled_qty"], listed["filled_avg_price"]) == ("filled", "10", "99.95")
+    [fill] = api.get("/api/fills", params={"order_id": f"eq.{order['id']}"}, headers=user.auth).json()
+    assert (fill["price"], fill["rule"], fill["quote_bid_price"], fill["quote_ask_price"]) == (
+        "99.95", "limit_marketable", "99.9", "99.95")
+    [position] = api.get("/api/positions", params={"symbol": f"eq.{symbol}"}, headers=user.auth).json()
+    assert (position["qty"], position["side"], position["avg_entry_price"]) == ("10", "long", "99.95")
+    account = api.get("/api/account", headers=user.auth).json()
+    assert D(account["cash"]) == D("100000.00") - 10 * D("99.95")
+    assert D(account["long_market_value"]) == 10 * D("99.925")  # marked at the midpoint
+
+
+def test_a_rejected_order_is_a_422_in_the_error_shape(api, user, symbol):
+    r = api.post("/api/rpc/submit_order", json={"symbol": symbol, **LIMIT, "limit_price": "100.005"}, headers=user.auth)
+    body = assert_error(r, 422, "MBO05")
+    assert body["hint"] and body["details"] == "price = 100.005"
+
+
+def test_not_enough_buying_power_is_a_403(api, user, symbol):
+    r = api.post("/api/rpc/submit_order", json={"symbol": symbol, **LIMIT, "qty": 3000}, headers=user.auth)
+    assert_error(r, 403, "MBO11")
+
+
+def test_cancelling_over_http_releases_the_hold(api, user, symbol):
+    order = api.post("/api/rpc/submit_order", json={"symbol": symbol, **LIMIT}, headers=user.auth).json()
+    assert api.get("/api/account", headers=user.auth).json()["buying_power"] == "199000.00"
+    r = api.post("/api/rpc/cancel_order", json={"id": order["id"]}, headers=user.auth)
+    assert r.status_code == 200 and r.json()["status"] == "canceled"
+    assert api.get("/api/account", headers=user.auth).json()["buying_power"] == "200000.00"
+    assert_error(api.post("/api/rpc/cancel_order", json={"id": order["id"]}, headers=user.auth), 422, "MBO15")
+
+
+def test_another_users_order_cannot_be_cancelled(api, user, symbol):
+    order = api.post("/api/rpc/submit_order", json={"symbol": symbol, **LIMIT}, headers=user.auth).json()
+    stranger = sign_up(api)
+    assert_error(api.post("/api/rpc/cancel_order", json={"id": order["id"]}, headers=stranger.auth), 404, "MBO14")
+
+
+def test_twenty_parallel_submissions_never_overdraw_the_account(cfg, api, symbol):
+    user = sign_up(api)
+    account_id = user.account_id
+    # buying power 200,000.00; each order holds 100 x 150.00 = 15,000.00: 13 fit (195,000.00), 7 cannot
+
+    def submit_one(_):
+        with psycopg.connect(cfg.dsn()) as conn:
+            try:
+                conn.execute("select mbt.submit_order(%s, %s::jsonb, now())", [
+                    account_id, f'{{"symbol": "{symbol}", "qty": 100, "side": "buy", "type": "limit", '
+                                f'"limit_price": "150.00", "time_in_force": "gtc"}}'])
+                conn.commit()
+                return "ok"
+            except psycopg.Error as exc:
+                return exc.diag.sqlstate
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        outcomes = list(pool.map(submit_one, range(20)))
+    assert outcomes.count("ok") == 13 and outcomes.count("MBO11") == 7
+    assert api.get("/api/account", headers=user.auth).json()["buying_power"] == "5000.00"  # 200,000 - 13 x 15,000
