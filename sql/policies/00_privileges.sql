@@ -57,3 +57,9 @@ auth.rehash_password(uuid, text),
 auth.erase_user(uuid),
 mbt.error_catalogue()
 to mbt_sessions;
+
+-- Scheduled jobs and queue workers (a trusted internal role): the queue functions, and the
+-- trade_updates queue's table (pgmq.read updates visibility, pgmq.delete deletes)
+grant usage on schema pgmq to mbt_jobs;
+grant execute on all functions in schema pgmq to mbt_jobs;
+grant select, update, delete on pgmq.q_trade_updates to mbt_jobs;

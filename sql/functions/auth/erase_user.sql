@@ -10,6 +10,9 @@ as $$
 declare
     v_email text;
 begin
+    -- queued trade_updates of the user's accounts go too
+    delete from pgmq.q_trade_updates as q
+    where q.message ->> 'account_id' in (select a.account_id::text from mbt.accounts as a where a.user_id = p_user_id);
     delete from auth.users as u where u.user_id = p_user_id returning u.email into v_email;
     if not found then
         return false;

@@ -25,6 +25,7 @@ begin
     returning * into v_order;
     insert into mbt.order_events (account_id, order_id, event, event_at, order_state)
     values (p_account_id, p_order_id, 'canceled', p_as_of, mbt.order_json(v_order));
+    perform mbt.publish_trade_updates(array[mbt.trade_update('canceled', mbt.order_json(v_order), p_account_id, p_as_of)]);
     return v_order;
 end;
 $$;

@@ -239,7 +239,7 @@ as $$
     ),
 
     events as (
-        insert into mbt.order_events (account_id, order_id, event, event_at, fill_id, order_state)
+        insert into mbt.order_events as e (account_id, order_id, event, event_at, fill_id, order_state)
         select
             f.account_id, f.order_id, case when f.leaves_qty = 0 then 'fill' else 'partial_fill' end, f.quote_time,
             f.fill_id,
@@ -249,12 +249,22 @@ as $$
             )
         from new_fills as f
         inner join updated_orders as o on f.order_id = o.order_id
-        returning 1
+        returning e.account_id, e.order_id, e.event, e.event_at, e.fill_id, e.order_state
+    ),
+
+    trade_updates as (
+        select mbt.publish_trade_updates(array_agg(
+            mbt.trade_update(e.event, e.order_state, e.account_id, e.event_at, f.price, f.qty, f.position_qty, f.fill_id)
+            order by e.event_at, f.cum_qty
+        )) as sent
+        from events as e
+        inner join new_fills as f on e.fill_id = f.fill_id
     )
 
-    -- every data-modifying step above runs whether or not it is read here
-    select count(*)::integer from new_fills
+    -- the data-modifying steps above run whether or not they are read; trade_updates is a query,
+    -- so reading it here is what sends: one message per fill
+    select t.sent from trade_updates as t
 $$;
 comment on function mbt.fill_orders(md.quotes[], uuid[], timestamptz) is $$The fill engine.
 Evaluates resting orders against a batch of quotes in one statement and writes fills (with their quote), orders,
-positions, cash and audit events. Returns the number of fills.$$;
+positions, cash, audit events and trade_updates. Returns the number of fills.$$;

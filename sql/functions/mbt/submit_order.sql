@@ -260,6 +260,10 @@ begin
 
     insert into mbt.order_events (account_id, order_id, event, event_at, order_state)
     values (p_account_id, v_order.order_id, 'submitted', p_as_of, mbt.order_json(v_order));
+    perform mbt.publish_trade_updates(array[
+        mbt.trade_update(case when v_order.status = 'new' then 'new' else 'accepted' end, mbt.order_json(v_order),
+            p_account_id, p_as_of)
+    ]);
 
     if v_quote.quote_id is not null then
         perform mbt.fill_orders(
