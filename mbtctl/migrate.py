@@ -187,8 +187,9 @@ def _check_file(m: Migration, text: str) -> None:
 
 def migrate(conn: psycopg.Connection, migrations: list[Migration] | None = None) -> list[Migration]:
     """Apply every pending migration, each in its own transaction. Refuses to start if an applied
-    migration's file changed or went missing."""
+    migration's file changed or went missing. pgmq, which migrations build on, is installed first."""
     applied_now: list[Migration] = []
+    install_pgmq(conn)
     with conn.transaction():
         conn.execute("select pg_advisory_xact_lock(%s)", [LOCK_KEY])
         _ensure_ledger(conn)
@@ -319,7 +320,6 @@ def upgrade(cfg: Config) -> list[Migration]:
     coming days (the maintenance job keeps both current)."""
     ensure_database(cfg)
     with psycopg.connect(cfg.dsn()) as conn:
-        install_pgmq(conn)
         applied = migrate(conn)
         deploy(conn)
         today = market_calendar.new_york_today()
