@@ -52,8 +52,8 @@ def rejected(db, acct, code, **request):
     ({"type": "limit"}, "MBV04"),                               # limit without limit_price
     ({"limit_price": "50"}, "MBO06"),                           # market with a limit price
     ({"type": "limit", "limit_price": "50.001"}, "MBO05"),      # sub-penny above $1
-    ({"type": "stop", "stop_price": "49.5", "time_in_force": "ioc"}, "MBO17"),
-    ({"type": "stop", "stop_price": "49.5", "time_in_force": "opg"}, "MBO17"),
+    ({"type": "stop", "stop_price": "49.5", "time_in_force": "ioc"}, "MBO04"),  # stops take day or gtc
+    ({"type": "limit", "limit_price": "49", "time_in_force": "opg"}, "MBO04"),   # 10:00 is inside 09:28-19:00
     ({"extended_hours": True}, "MBO07"),                        # extended hours needs limit + day
     ({"symbol": "ZNOFRAC", "qty": "0.5"}, "MBO08"),
     ({"qty": "0.5", "time_in_force": "gtc"}, "MBO04"),          # fractional is day only

@@ -25,6 +25,11 @@ MATRIX = {
                                    {"user A": 200, "user B": 200, "anonymous": 401}),
     ("function", "cancel_order"): ("POST", "/api/rpc/cancel_order", {"id": "00000000-0000-0000-0000-000000000000"},
                                    {"user A": 404, "user B": 404, "anonymous": 401}),
+    ("function", "replace_order"): ("POST", "/api/rpc/replace_order",
+                                    {"id": "00000000-0000-0000-0000-000000000000", "changes": {"qty": 2}},
+                                    {"user A": 404, "user B": 404, "anonymous": 401}),
+    ("function", "cancel_all_orders"): ("POST", "/api/rpc/cancel_all_orders", None,
+                                        {"user A": "own canceled", "user B": "own canceled", "anonymous": 401}),
 }
 CALLERS = ["user A", "user B", "anonymous"]
 
@@ -66,6 +71,9 @@ def test_rls_matrix(api, pair, endpoint, caller):
         assert r.status_code == 200, r.text
         assert r.json()["id"] == user.account_id
         assert r.json()["id"] not in [u.account_id for u in others]
+    elif want == "own canceled":
+        assert r.status_code == 200, r.text
+        assert not {row["id"] for row in r.json()} & {u.order_id for u in others}
     elif want == "own orders":
         assert r.status_code == 200, r.text
         ids = {row["id"] for row in r.json()}

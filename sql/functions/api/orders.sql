@@ -93,3 +93,32 @@ as $$
 $$;
 comment on function api.cancel_order(uuid) is $$Cancel an open order
 Releases the buying power it held. 404 if it is not yours, 422 if it is no longer open.$$;
+
+create function api.replace_order(id uuid, changes jsonb)
+returns jsonb
+language sql
+volatile
+security definer
+set search_path = ''
+as $$
+    select mbt.order_json(mbt.replace_order(
+        (select a.account_id from mbt.accounts as a where a.user_id = auth.current_user_id()), id, changes, now()
+    ))
+$$;
+comment on function api.replace_order(uuid, jsonb) is $$Replace an open order
+Body {"id": "<order id>", "changes": {"qty", "time_in_force", "limit_price", "stop_price", "client_order_id"}}. Returns the new order (a new id; the old one becomes replaced).$$;
+
+create function api.cancel_all_orders()
+returns jsonb
+language sql
+volatile
+security definer
+set search_path = ''
+as $$
+    select coalesce(jsonb_agg(jsonb_build_object('id', c.id, 'status', c.status, 'body', c.body)), '[]'::jsonb)
+    from mbt.cancel_all_orders(
+        (select a.account_id from mbt.accounts as a where a.user_id = auth.current_user_id()), now()
+    ) as c
+$$;
+comment on function api.cancel_all_orders() is $$Cancel all open orders
+Returns one {id, status, body} per order, as Alpaca's DELETE /v2/orders does.$$;

@@ -19,14 +19,7 @@ begin
         perform mbt.raise_error('MBO15', format('order is not cancelable: it is %s', v_order.status),
             format('id = %s, status = %s', p_order_id, v_order.status), 'Only open orders can be canceled.');
     end if;
-    update mbt.orders as o
-    set status = 'canceled', canceled_at = p_as_of, updated_at = p_as_of, buying_power_held = 0
-    where o.account_id = p_account_id and o.order_id = p_order_id
-    returning * into v_order;
-    insert into mbt.order_events (account_id, order_id, event, event_at, order_state)
-    values (p_account_id, p_order_id, 'canceled', p_as_of, mbt.order_json(v_order));
-    perform mbt.publish_trade_updates(array[mbt.trade_update('canceled', mbt.order_json(v_order), p_account_id, p_as_of)]);
-    return v_order;
+    return mbt.cancel_order_row(v_order, p_as_of);
 end;
 $$;
 comment on function mbt.cancel_order(uuid, uuid, timestamptz) is

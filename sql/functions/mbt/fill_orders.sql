@@ -12,6 +12,8 @@
 --     improvement to the quote); a stop triggers at the first quote whose protected side reaches the
 --     stop (buy: ask >= stop; sell: bid <= stop) and then acts as a market order (stop) or a limit
 --     order (stop_limit), on that quote and later ones;
+--   * opg orders fill only in the first minute of the regular session and cls orders only in its last
+--     minute (an approximation of the opening and closing auctions, on the NBBO);
 --   * one quote fills at most the size displayed on its side, the rest rests (partially_filled) for
 --     later quotes, unless the account's fill model is 'full'; notional orders fill whole;
 --   * every fill keeps its quote (id and copy) and names the rule that fired.
@@ -48,6 +50,8 @@ as $$
         where (p_only_orders is null or o.order_id = any(p_only_orders))
             and (p_as_of is not null or b.quote_time >= o.submitted_at)
             and b.quote_time < coalesce(o.expires_at, 'infinity')
+            -- the closing auction, approximated by the last minute before the close
+            and (o.time_in_force <> 'cls' or b.quote_time >= o.expires_at - interval '1 minute')
             and (b.market_session = 'regular'
                 or (o.extended_hours and b.market_session in ('pre_market', 'after_hours')))
     ),

@@ -83,10 +83,16 @@ begin
         perform mbt.raise_error('MBO17', 'Bracket, OCO, OTO, multi-leg and trailing-stop orders are not supported yet.',
             null, 'Send a simple market, limit, stop or stop_limit order.');
     end if;
-    if v_tif in ('ioc', 'fok', 'opg', 'cls') then
-        perform mbt.raise_error('MBO17', format('time_in_force %s is not supported yet.', v_tif), null,
-            'Use day or gtc.');
+    if v_tif in ('opg', 'cls') and (
+        (p_as_of at time zone 'America/New_York')::time >= case when v_tif = 'opg' then time '09:28' else time '15:50' end
+        and (p_as_of at time zone 'America/New_York')::time < time '19:00'
+    ) then
+        perform mbt.raise_error('MBO04', format('%s orders are not accepted between %s and 19:00 ET.', v_tif,
+            case when v_tif = 'opg' then '09:28' else '15:50' end), format('time_in_force = %s', v_tif),
+            'Submit after 19:00 ET for the next auction, or use day.');
     end if;
+
+    v_extended := coalesce((p_request ->> 'extended_hours')::boolean, false);
 
     -- how much
     v_qty := mbt.request_numeric(p_request, 'qty');
@@ -116,7 +122,7 @@ begin
         perform mbt.raise_error('MBO03', 'Notional orders must be market orders.', format('type = %s', v_type),
             'Use "qty" for limit and stop orders.');
     end if;
-    if v_type in ('stop', 'stop_limit') and v_tif not in ('day', 'gtc') then
+    if v_type in ('stop', 'stop_limit') and v_tif not in ('day', 'gtc') or v_extended and v_tif <> 'day' then
         perform mbt.raise_error('MBO04', format('%s orders take time_in_force day or gtc.', v_type),
             format('time_in_force = %s', v_tif), 'Use day or gtc.');
     end if;
@@ -147,7 +153,6 @@ begin
         end if;
     end loop;
 
-    v_extended := coalesce((p_request ->> 'extended_hours')::boolean, false);
     if v_extended and (v_type <> 'limit' or v_tif <> 'day') then
         perform mbt.raise_error('MBO07', 'Extended-hours orders must be limit orders with time_in_force day.',
             format('type = %s, time_in_force = %s', v_type, v_tif), 'Use "type": "limit", "time_in_force": "day".');
@@ -233,6 +238,10 @@ begin
     limit 1;
     if v_tif = 'gtc' then
         v_expires_at := ((p_as_of at time zone 'America/New_York')::date + 90 + time '16:15') at time zone 'America/New_York';
+    elsif v_tif = 'opg' then
+        -- the opening auction, approximated by the first minute of the regular session
+        select c.market_open + interval '1 minute' into v_expires_at
+        from md.market_calendar as c where c.market_open > p_as_of order by c.trading_date limit 1;
     end if;
 
     insert into mbt.orders (
@@ -265,13 +274,25 @@ begin
             p_account_id, p_as_of)
     ]);
 
-    if v_quote.quote_id is not null then
+    -- fill-or-kill: all of it against this quote, or nothing
+    if v_tif = 'fok' and not coalesce(
+        p_as_of - v_quote.quote_time <= mbt.quote_staleness()
+        and (v_account.fill_model = 'full' or v_qty <= case when v_side = 'buy' then v_quote.ask_size else v_quote.bid_size end),
+        false
+    ) then
+        return mbt.cancel_order_row(v_order, p_as_of);
+    end if;
+    if v_quote.quote_id is not null and v_tif not in ('opg', 'cls') then
         perform mbt.fill_orders(
             array[(select q from md.quotes as q where q.quote_id = v_quote.quote_id and q.quote_time = v_quote.quote_time)],
             array[v_order.order_id],
             p_as_of
         );
         select * into v_order from mbt.orders as o where o.account_id = p_account_id and o.order_id = v_order.order_id;
+    end if;
+    -- immediate-or-cancel and fill-or-kill: what did not fill now is canceled
+    if v_tif in ('ioc', 'fok') and v_order.status <> 'filled' then
+        return mbt.cancel_order_row(v_order, p_as_of);
     end if;
     return v_order;
 end;

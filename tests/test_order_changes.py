@@ -1,0 +1,110 @@
+"""Replace, cancel all, and the immediate and auction times in force (ioc, fok, opg, cls)."""
+
+from decimal import Decimal as D
+
+import psycopg
+import pytest
+
+from conftest import sign_up_in_db
+from engine import add_asset, balances, et, fills, insert_quotes, order, submit
+
+LIMIT = {"symbol": "ZCHG", "qty": 100, "side": "buy", "type": "limit", "limit_price": "50.00", "time_in_force": "gtc"}
+
+
+@pytest.fixture
+def acct(db):
+    add_asset(db, "ZCHG")
+    return sign_up_in_db(db)["account_id"]
+
+
+def replace(db, acct, order_id, at, **changes):
+    import json
+    return db.execute("select mbt.order_json(mbt.replace_order(%s, %s, %s::jsonb, %s))",
+                      [acct, order_id, json.dumps(changes), at]).fetchone()[0]
+
+
+def test_a_replace_makes_a_new_order_and_links_both(db, acct):
+    old = submit(db, acct, et("2026-11-24 10:00"), **LIMIT, client_order_id="mine")
+    new = replace(db, acct, old["id"], et("2026-11-24 10:01"), limit_price="51.00")
+    old = order(db, old["id"])
+    assert new["id"] != old["id"]
+    assert (old["status"], old["replaced_by"], new["replaces"]) == ("replaced", new["id"], old["id"])
+    assert (new["limit_price"], new["qty"], new["client_order_id"], new["status"]) == ("51", "100", "mine", "new")
+    # the hold follows the new order: 100 x 51.00
+    assert balances(db, acct)["held"] == D("5100.00")
+
+
+def test_a_rejected_replace_changes_nothing(db, acct):
+    old = submit(db, acct, et("2026-11-24 10:00"), **LIMIT)
+    db.execute("savepoint s")
+    with pytest.raises(psycopg.Error) as err:
+        replace(db, acct, old["id"], et("2026-11-24 10:01"), limit_price="51.005")
+    db.execute("rollback to savepoint s")
+    assert err.value.diag.sqlstate == "MBO05"
+    assert order(db, old["id"])["status"] == "new"
+
+
+def test_a_filled_order_cannot_be_replaced(db, acct):
+    insert_quotes(db, ("ZCHG", "49.90", "49.95", et("2026-11-24 10:00")))
+    o = submit(db, acct, et("2026-11-24 10:00:01"), **LIMIT)
+    assert o["status"] == "filled"
+    db.execute("savepoint s")
+    with pytest.raises(psycopg.Error) as err:
+        replace(db, acct, o["id"], et("2026-11-24 10:01"), limit_price="49.00")
+    assert err.value.diag.sqlstate == "MBO15"
+    db.execute("rollback to savepoint s")
+
+
+def test_cancel_all_answers_per_order(db, acct):
+    a = submit(db, acct, et("2026-11-24 10:00"), **LIMIT)
+    b = submit(db, acct, et("2026-11-24 10:00"), **{**LIMIT, "limit_price": "49.00"})
+    rows = db.execute("select id, status, body ->> 'status' from mbt.cancel_all_orders(%s, %s)",
+                      [acct, et("2026-11-24 10:05")]).fetchall()
+    assert [(str(i), s, b_) for i, s, b_ in rows] == [(a["id"], 200, "canceled"), (b["id"], 200, "canceled")]
+    assert balances(db, acct)["held"] == 0
+
+
+def test_ioc_fills_what_the_quote_shows_and_cancels_the_rest(db, acct):
+    insert_quotes(db, ("ZCHG", "49.90", "49.95", et("2026-11-24 10:00"), 100, 30))
+    o = submit(db, acct, et("2026-11-24 10:00:01"), **{**LIMIT, "time_in_force": "ioc"})
+    assert (o["status"], o["filled_qty"]) == ("canceled", "30")
+    assert balances(db, acct)["held"] == 0
+
+
+def test_fok_fills_all_or_nothing(db, acct):
+    insert_quotes(db, ("ZCHG", "49.90", "49.95", et("2026-11-24 10:00"), 100, 30))
+    too_big = submit(db, acct, et("2026-11-24 10:00:01"), **{**LIMIT, "time_in_force": "fok"})
+    assert (too_big["status"], too_big["filled_qty"]) == ("canceled", "0")
+    fits = submit(db, acct, et("2026-11-24 10:00:02"), **{**LIMIT, "qty": 30, "time_in_force": "fok"})
+    assert (fits["status"], fits["filled_qty"]) == ("filled", "30")
+
+
+def test_opg_fills_at_the_open_only(db, acct):
+    o = submit(db, acct, et("2026-11-23 20:00"), **{**LIMIT, "time_in_force": "opg"})
+    insert_quotes(db, ("ZCHG", "49.90", "49.95", et("2026-11-24 09:29:59")))  # pre-market: not the auction
+    assert order(db, o["id"])["status"] == "accepted"
+    insert_quotes(db, ("ZCHG", "49.90", "49.95", et("2026-11-24 09:30:00.2")))
+    assert [f["price"] for f in fills(db, o["id"])] == [D("49.95")]
+
+
+def test_opg_does_not_fill_after_the_opening_minute(db, acct):
+    o = submit(db, acct, et("2026-11-23 20:00"), **{**LIMIT, "time_in_force": "opg"})
+    insert_quotes(db, ("ZCHG", "49.90", "49.95", et("2026-11-24 09:45")))
+    assert order(db, o["id"])["filled_qty"] == "0"
+
+
+def test_cls_fills_only_in_the_last_minute_before_the_close(db, acct):
+    o = submit(db, acct, et("2026-11-24 10:00"), **{**LIMIT, "time_in_force": "cls"})
+    insert_quotes(db, ("ZCHG", "49.90", "49.95", et("2026-11-24 15:58")))
+    assert order(db, o["id"])["filled_qty"] == "0"
+    insert_quotes(db, ("ZCHG", "49.91", "49.96", et("2026-11-24 15:59:30")))
+    assert [f["price"] for f in fills(db, o["id"])] == [D("49.96")]
+
+
+@pytest.mark.parametrize(("tif", "at"), [("opg", "2026-11-24 09:29"), ("cls", "2026-11-24 15:55")])
+def test_auction_orders_are_refused_in_their_closed_window(db, acct, tif, at):
+    db.execute("savepoint s")
+    with pytest.raises(psycopg.Error) as err:
+        submit(db, acct, et(at), **{**LIMIT, "time_in_force": tif})
+    db.execute("rollback to savepoint s")
+    assert err.value.diag.sqlstate == "MBO04"
