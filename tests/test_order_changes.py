@@ -109,3 +109,36 @@ def test_auction_orders_are_refused_in_their_closed_window(db, acct, tif, at):
         submit(db, acct, et(at), **{**LIMIT, "time_in_force": tif})
     db.execute("rollback to savepoint s")
     assert err.value.diag.sqlstate == "MBO04"
+
+
+def test_a_cash_account_buys_with_settled_cash_only(db, acct):
+    # a cash account (multiplier 1) sells 100 shares for 5,000.00 on Tuesday: they settle Wednesday (T+1)
+    db.execute("update mbt.accounts set multiplier = 1, cash = 1000 where account_id = %s", [acct])
+    db.execute("insert into mbt.positions (account_id, symbol, asset_id, asset_class, qty, avg_entry_price, "
+               "opened_at, updated_at) select %s, 'ZCHG', asset_id, 'us_equity', 100, 40, now(), now() "
+               "from md.assets where symbol = 'ZCHG'", [acct])
+    insert_quotes(db, ("ZCHG", "50.00", "50.02", et("2026-11-24 10:00")))
+    submit(db, acct, et("2026-11-24 10:00:01"), symbol="ZCHG", qty=100, side="sell", type="market", time_in_force="day")
+    assert db.execute("select cash from mbt.accounts where account_id = %s", [acct]).fetchone()[0] == D("6000.00")
+    buy = {**LIMIT, "qty": 40, "limit_price": "50.00", "time_in_force": "day"}  # 2,000.00 > 1,000.00 settled
+    db.execute("savepoint s")
+    with pytest.raises(psycopg.Error) as err:
+        submit(db, acct, et("2026-11-24 10:01"), **buy)
+    db.execute("rollback to savepoint s")
+    assert err.value.diag.sqlstate == "MBO11"
+    assert submit(db, acct, et("2026-11-25 10:01"), **buy)["status"] == "new"  # Wednesday: settled
+
+
+def test_list_orders_takes_alpacas_parameters(db, acct):
+    from conftest import act_as
+    first = submit(db, acct, et("2026-11-24 10:00"), **LIMIT)
+    second = submit(db, acct, et("2026-11-24 10:01"), **{**LIMIT, "limit_price": "49.00"})
+    db.execute("select mbt.cancel_order(%s, %s, %s)", [acct, first["id"], et("2026-11-24 10:02")])
+    user_id = db.execute("select user_id from mbt.accounts where account_id = %s", [acct]).fetchone()[0]
+    act_as(db, "app_user", user_id)
+    ids = lambda **kw: [r[0] for r in db.execute(  # noqa: E731
+        "select id::text from api.list_orders(" + ", ".join(f"{k} => %s" for k in kw) + ")", list(kw.values()))]
+    assert ids() == [second["id"]]                               # open, newest first
+    assert ids(status="closed") == [first["id"]]
+    assert ids(status="all", direction="asc") == [first["id"], second["id"]]
+    assert ids(status="all", symbols="zchg,AAPL", side="buy") == [second["id"], first["id"]]

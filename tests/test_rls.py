@@ -28,6 +28,8 @@ MATRIX = {
     ("function", "replace_order"): ("POST", "/api/rpc/replace_order",
                                     {"id": "00000000-0000-0000-0000-000000000000", "changes": {"qty": 2}},
                                     {"user A": 404, "user B": 404, "anonymous": 401}),
+    ("function", "list_orders"): ("GET", "/api/rpc/list_orders?status=all", None,
+                                  {"user A": "own orders", "user B": "own orders", "anonymous": 401}),
     ("function", "cancel_all_orders"): ("POST", "/api/rpc/cancel_all_orders", None,
                                         {"user A": "own canceled", "user B": "own canceled", "anonymous": 401}),
 }

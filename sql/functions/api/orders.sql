@@ -122,3 +122,43 @@ as $$
 $$;
 comment on function api.cancel_all_orders() is $$Cancel all open orders
 Returns one {id, status, body} per order, as Alpaca's DELETE /v2/orders does.$$;
+
+-- GET /api/rpc/list_orders: Alpaca's GET /v2/orders parameters on top of api.orders. Alpaca's limit
+-- is PostgREST's own ?limit= (applied to the result); at most 500 rows come back.
+create function api.list_orders(
+    status text default 'open',
+    after timestamptz default null,
+    until timestamptz default null,
+    direction text default 'desc',
+    symbols text default null,
+    side text default null
+)
+returns setof api.orders
+language plpgsql
+stable
+set search_path = ''
+as $$
+begin
+    if status not in ('open', 'closed', 'all') or direction not in ('asc', 'desc') or side not in ('buy', 'sell') then
+        perform mbt.raise_error('MBV03', 'Invalid list parameters.',
+            format('status = %s, direction = %s, side = %s', status, direction, side),
+            'status: open, closed or all; direction: asc or desc; side: buy or sell.');
+    end if;
+    return query
+    select o.*
+    from api.orders as o
+    where (list_orders.status = 'all'
+            or (list_orders.status = 'open') = (o.status in ('new', 'partially_filled', 'accepted', 'held', 'pending_new')))
+        and (after is null or o.submitted_at > after)
+        and (until is null or o.submitted_at < until)
+        and (symbols is null or o.symbol = any(string_to_array(upper(replace(symbols, ' ', '')), ',')))
+        and (list_orders.side is null or o.side = list_orders.side)
+    order by
+        case when direction = 'asc' then o.submitted_at end asc,
+        case when direction = 'desc' then o.submitted_at end desc,
+        o.id
+    limit 500;
+end;
+$$;
+comment on function api.list_orders(text, timestamptz, timestamptz, text, text, text) is $$List your orders, Alpaca style
+status open (default), closed or all; after / until (submission time); direction asc or desc (default); symbols: comma-separated; side buy or sell; ?limit=N (at most 500).$$;

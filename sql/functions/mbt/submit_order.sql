@@ -222,6 +222,12 @@ begin
         end;
         v_hold := coalesce(v_notional, ceil(v_opening * v_basis * 100) / 100);
         select b.buying_power into v_buying_power from mbt.account_balances as b where b.account_id = p_account_id;
+        if v_account.multiplier = 1 then
+            -- a cash account buys with settled cash only
+            v_buying_power := least(v_buying_power, greatest(v_account.cash
+                - mbt.unsettled_proceeds(p_account_id, (p_as_of at time zone 'America/New_York')::date)
+                - (select b.held from mbt.account_balances as b where b.account_id = p_account_id), 0));
+        end if;
         if v_hold > v_buying_power then
             perform mbt.raise_error('MBO11', 'insufficient buying power',
                 format('order value %s (%s x %s); buying power %s', v_hold, coalesce(v_opening, 0), v_basis, v_buying_power),
