@@ -23,6 +23,7 @@ from mbtctl.config import PROJECT_ROOT, Config, RateLimits
 
 # one directory per test run (its pid), so two runs on one machine never share a stack
 TEST_DATA_DIR = PROJECT_ROOT / ".data" / f"test-{os.getpid()}"
+LAST_LOGS = PROJECT_ROOT / ".data" / "test-logs"
 PASSWORD = "correct horse battery staple"
 
 
@@ -51,6 +52,9 @@ def cfg() -> Iterator[Config]:
         yield config
     finally:
         stack.down(config)
+        # the logs of the last run stay in .data/test-logs, for looking into a failure
+        shutil.rmtree(LAST_LOGS, ignore_errors=True)
+        shutil.copytree(config.log_dir, LAST_LOGS, dirs_exist_ok=True)
         shutil.rmtree(TEST_DATA_DIR, ignore_errors=True)
 
 

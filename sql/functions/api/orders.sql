@@ -74,7 +74,7 @@ security definer
 set search_path = ''
 as $$
     select mbt.order_json(mbt.submit_order(
-        (select a.account_id from mbt.accounts as a where a.user_id = auth.current_user_id()), $1, now()
+        mbt.current_account_id(), $1, now()
     ))
 $$;
 comment on function api.submit_order(jsonb) is $$Submit an order
@@ -88,7 +88,7 @@ security definer
 set search_path = ''
 as $$
     select mbt.order_json(mbt.cancel_order(
-        (select a.account_id from mbt.accounts as a where a.user_id = auth.current_user_id()), id, now()
+        mbt.current_account_id(), id, now()
     ))
 $$;
 comment on function api.cancel_order(uuid) is $$Cancel an open order
@@ -102,7 +102,7 @@ security definer
 set search_path = ''
 as $$
     select mbt.order_json(mbt.replace_order(
-        (select a.account_id from mbt.accounts as a where a.user_id = auth.current_user_id()), id, changes, now()
+        mbt.current_account_id(), id, changes, now()
     ))
 $$;
 comment on function api.replace_order(uuid, jsonb) is $$Replace an open order
@@ -117,7 +117,7 @@ set search_path = ''
 as $$
     select coalesce(jsonb_agg(jsonb_build_object('id', c.id, 'status', c.status, 'body', c.body)), '[]'::jsonb)
     from mbt.cancel_all_orders(
-        (select a.account_id from mbt.accounts as a where a.user_id = auth.current_user_id()), now()
+        mbt.current_account_id(), now()
     ) as c
 $$;
 comment on function api.cancel_all_orders() is $$Cancel all open orders
