@@ -1,4 +1,6 @@
-"""`make bench`: the price of the gateway, against a ceiling measured in the same run.
+"""`make bench`: the price of the gateway, order submission, and the fill engine, each against a ceiling
+or a target, measured in the same run on one fresh private stack. The gateway part is below; order
+submission (c) is in bench/submit.py and the engine parts (a) and (b) in bench/engine.py.
 
 Every API request goes through the nginx gateway, which verifies the access JWT, counts the request
 against the caller's per-minute budget (a shared-memory counter) and proxies to PostgREST, whose
@@ -19,6 +21,7 @@ and PostgreSQL share the machine's CPUs, so the figures are for the whole box, n
 
 from __future__ import annotations
 
+import argparse
 import datetime
 import os
 import platform
@@ -37,7 +40,7 @@ from mbtctl import stack
 from mbtctl.config import PROJECT_ROOT, Config
 from mbtctl.services import postgrest_env
 
-from . import cpu
+from . import cpu, engine, submit
 
 BENCH_DIR = Path(__file__).resolve().parent
 DATA_DIR = PROJECT_ROOT / ".data" / "bench"
@@ -217,13 +220,14 @@ def measure(cfg: Config, scenario: Scenario, tokens: list[str], tokens_file: Pat
     return result
 
 
-def run_bench(cfg: Config) -> dict[str, Result]:
+def run_bench(cfg: Config) -> tuple[dict[str, Result], list[str], Path]:
     tokens = pro_plus_tokens(cfg)
     tokens_file = cfg.data_dir / "bench-tokens.txt"
     tokens_file.write_text("\n".join(tokens) + "\n")
     tokens_file.chmod(0o600)
     # (a) and (d) are apart so that each user's gateway count in any one minute stays far below 3000
-    return {scenario.key: measure(cfg, scenario, tokens, tokens_file) for scenario in scenarios(cfg)}
+    results = {scenario.key: measure(cfg, scenario, tokens, tokens_file) for scenario in scenarios(cfg)}
+    return results, tokens, tokens_file
 
 
 # --- the report -----------------------------------------------------------------------------------
@@ -305,19 +309,36 @@ def disturbance_note(results: dict[str, Result]) -> list[str]:
             "req/s and the ratios are disturbed by it (the CPU per request much less). Re-run on a quiet machine."]
 
 
-def render_report(cfg: Config, results: dict[str, Result]) -> str:
-    sections = [["# MBT bench: the gateway against PostgREST"], machine(cfg), figures_table(results),
-                ratios_table(results) + disturbance_note(results), cpu_table(results)]
+def render_report(cfg: Config, results: dict[str, Result], submitted: submit.SubmitResult,
+                  engine_results: engine.EngineResults, seconds: float) -> str:
+    sections = [["# MBT bench: the gateway, order submission and the fill engine"], machine(cfg),
+                ["## The gateway against PostgREST"], figures_table(results),
+                ratios_table(results) + disturbance_note(results), cpu_table(results),
+                submit.section(submitted), *engine.render(engine_results),
+                [f"Whole run (stack, gateway, submission, engine): {seconds / 60:.1f} minutes."]]
     return "\n\n".join("\n".join(section) for section in sections) + "\n"
 
 
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--engine-quotes", type=int, default=engine.QUOTES, metavar="N",
+                        help=f"quotes for the engine's throughput run (a), a multiple of {engine.BATCH:,} "
+                             f"(default {engine.QUOTES:,}); less only to scale the run down (the report says so)")
+    return parser.parse_args()
+
+
 def main() -> int:
+    args = parse_args()
     cfg = bench_config()
+    started = datetime.datetime.now(datetime.UTC)
     try:
         start_fresh_stack(cfg)
-        results = run_bench(cfg)
-        report = render_report(cfg, results)
-    except BenchError as exc:
+        results, tokens, tokens_file = run_bench(cfg)
+        submitted = submit.run(cfg, tokens, tokens_file)
+        engine_results = engine.run(cfg, quotes=args.engine_quotes)
+        seconds = (datetime.datetime.now(datetime.UTC) - started).total_seconds()
+        report = render_report(cfg, results, submitted, engine_results, seconds)
+    except (BenchError, submit.SubmitError) as exc:
         print(f"bench: FAILED: {exc}", file=sys.stderr)
         return 1
     finally:
