@@ -17,23 +17,82 @@
 --   * one quote fills at most the size displayed on its side, the rest rests (partially_filled) for
 --     later quotes, unless the account's fill model is 'full'; notional orders fill whole;
 --   * every fill keeps its quote (id and copy) and names the rule that fired.
+--
+-- Cost: a batch looks up only the resting orders its prices can reach (the orders_resting_* partial
+-- indexes), so it grows with the orders a batch hits, not with the orders resting. PL/pgSQL, so the
+-- statement's plan is cached across calls.
 create or replace function mbt.fill_orders(
     p_quotes md.quotes[],
     p_only_orders uuid[] default null,
     p_as_of timestamptz default null
 )
 returns integer
-language sql
+language plpgsql
 volatile
 security definer
 set search_path = ''
 as $$
+declare
+    v_staleness constant interval := mbt.quote_staleness();
+    v_fills integer;
+begin
     with
     batch as (
-        select q.*, md.market_session(q.quote_time) as market_session
+        select
+            q.*,
+            case
+                when q.quote_time >= c.market_open and q.quote_time < c.market_close then 'regular'
+                when q.quote_time >= c.session_open and q.quote_time < c.market_open then 'pre_market'
+                when q.quote_time >= c.market_close and q.quote_time < c.session_close then 'after_hours'
+                else 'closed'
+            end as market_session
         from unnest(p_quotes) as q
+        left join md.market_calendar as c on c.trading_date = (q.quote_time at time zone 'America/New_York')::date
         where q.bid_price > 0 and q.ask_price > 0 and q.bid_price < q.ask_price
-            and coalesce(p_as_of, q.received_at) - q.quote_time <= mbt.quote_staleness()
+            and coalesce(p_as_of, q.received_at) - q.quote_time <= v_staleness
+    ),
+
+    -- per symbol, the prices the batch's usable quotes span
+    batch_range as (
+        select b.symbol, min(b.ask_price) as min_ask, max(b.ask_price) as max_ask,
+            min(b.bid_price) as min_bid, max(b.bid_price) as max_bid
+        from batch as b
+        group by b.symbol
+    ),
+
+    -- the resting orders a quote of the batch can fill or trigger, one index range per kind
+    reachable as (
+        select o.account_id, o.order_id
+        from mbt.orders as o
+        where p_only_orders is not null and o.order_id = any(p_only_orders)
+            and o.status in ('new', 'partially_filled', 'accepted')
+        union all
+        select x.account_id, x.order_id
+        from batch_range as r
+        cross join lateral (
+            select o.account_id, o.order_id from mbt.orders as o
+            where o.symbol = r.symbol and o.status in ('new', 'partially_filled', 'accepted')
+                and o.order_type = 'limit' and o.side = 'buy' and o.limit_price >= r.min_ask
+            union all
+            select o.account_id, o.order_id from mbt.orders as o
+            where o.symbol = r.symbol and o.status in ('new', 'partially_filled', 'accepted')
+                and o.order_type = 'limit' and o.side = 'sell' and o.limit_price <= r.max_bid
+            union all
+            select o.account_id, o.order_id from mbt.orders as o
+            where o.symbol = r.symbol and o.status in ('new', 'partially_filled', 'accepted')
+                and o.order_type in ('stop', 'stop_limit') and o.stop_triggered_at is null
+                and o.side = 'buy' and o.stop_price <= r.max_ask
+            union all
+            select o.account_id, o.order_id from mbt.orders as o
+            where o.symbol = r.symbol and o.status in ('new', 'partially_filled', 'accepted')
+                and o.order_type in ('stop', 'stop_limit') and o.stop_triggered_at is null
+                and o.side = 'sell' and o.stop_price >= r.min_bid
+            union all
+            select o.account_id, o.order_id from mbt.orders as o
+            where o.symbol = r.symbol and o.status in ('new', 'partially_filled', 'accepted')
+                and (o.order_type not in ('limit', 'stop', 'stop_limit') or o.stop_triggered_at is not null)
+        ) as x
+        where p_only_orders is null
     ),
 
     candidates as (
@@ -43,12 +102,11 @@ as $$
             o.limit_price, o.stop_price, o.stop_triggered_at, a.fill_model,
             b.quote_id, b.bid_price, b.ask_price, b.bid_size, b.ask_size, b.bid_exchange, b.ask_exchange,
             b.quote_time
-        from batch as b
-        inner join mbt.orders as o
-            on o.symbol = b.symbol and o.status in ('new', 'partially_filled', 'accepted')
+        from reachable as ro
+        inner join mbt.orders as o on ro.account_id = o.account_id and ro.order_id = o.order_id
+        inner join batch as b on o.symbol = b.symbol
         inner join mbt.accounts as a on o.account_id = a.account_id
-        where (p_only_orders is null or o.order_id = any(p_only_orders))
-            and (p_as_of is not null or b.quote_time >= o.submitted_at)
+        where (p_as_of is not null or b.quote_time >= o.submitted_at)
             and b.quote_time < coalesce(o.expires_at, 'infinity')
             -- the closing auction, approximated by the last minute before the close
             and (o.time_in_force <> 'cls' or b.quote_time >= o.expires_at - interval '1 minute')
@@ -267,7 +325,9 @@ as $$
 
     -- the data-modifying steps above run whether or not they are read; trade_updates is a query,
     -- so reading it here is what sends: one message per fill
-    select t.sent from trade_updates as t
+    select t.sent into v_fills from trade_updates as t;
+    return v_fills;
+end;
 $$;
 comment on function mbt.fill_orders(md.quotes[], uuid[], timestamptz) is $$The fill engine.
 Evaluates resting orders against a batch of quotes in one statement and writes fills (with their quote), orders,

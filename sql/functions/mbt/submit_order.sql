@@ -288,7 +288,8 @@ begin
     ) then
         return mbt.cancel_order_row(v_order, p_as_of);
     end if;
-    if v_quote.quote_id is not null and v_tif not in ('opg', 'cls') then
+    if v_quote.quote_id is not null and v_tif not in ('opg', 'cls') and p_as_of - v_quote.quote_time <= mbt.quote_staleness()
+    then
         perform mbt.fill_orders(
             array[(select q from md.quotes as q where q.quote_id = v_quote.quote_id and q.quote_time = v_quote.quote_time)],
             array[v_order.order_id],
