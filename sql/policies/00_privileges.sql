@@ -64,3 +64,8 @@ to mbt_sessions;
 grant usage on schema pgmq to mbt_jobs;
 grant execute on all functions in schema pgmq to mbt_jobs;
 grant select, update, delete on pgmq.q_trade_updates to mbt_jobs;
+
+-- The ingestor and the maintenance jobs: the quote store and its partitions
+grant usage on schema md to mbt_jobs;
+grant insert on md.quotes to mbt_jobs;
+grant execute on function md.ensure_quote_partitions(date, date), md.drop_quote_partitions(date) to mbt_jobs;

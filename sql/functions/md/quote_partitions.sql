@@ -1,10 +1,11 @@
 -- Partitions of md.quotes: one per New York trading day, [00:00 ET, next 00:00 ET). A day that
--- changes daylight saving time is 23 or 25 hours long. Maintenance jobs pass the dates; nothing
--- here reads the clock.
+-- changes daylight saving time is 23 or 25 hours long. Maintenance jobs and the ingestor pass the
+-- dates; nothing here reads the clock. SECURITY DEFINER: partitions belong to dba, whoever asks.
 create or replace function md.ensure_quote_partitions(p_first_day date, p_last_day date)
 returns integer
 language plpgsql
 volatile
+security definer
 set search_path = ''
 as $$
 declare
@@ -32,6 +33,7 @@ create or replace function md.drop_quote_partitions(p_before date)
 returns integer
 language plpgsql
 volatile
+security definer
 set search_path = ''
 as $$
 declare
