@@ -37,7 +37,8 @@ grant execute on function
 mbt.mark_price(numeric, numeric, numeric),
 mbt.initial_margin(numeric, boolean),
 mbt.maintenance_margin(numeric, numeric, numeric),
-mbt.buying_power(smallint, numeric, numeric, numeric, numeric)
+mbt.buying_power(smallint, numeric, numeric, numeric, numeric),
+mbt.cash_buying_power(numeric, numeric, numeric, numeric)
 to app_user, api_owner;
 
 -- The sessions service: auth functions only, no table

@@ -50,8 +50,8 @@ select
     h.held,
     mbt.buying_power(a.multiplier, a.cash, e.equity, v.initial_margin, h.held) as buying_power,
     mbt.buying_power(2::smallint, a.cash, e.equity, v.initial_margin, h.held) as regt_buying_power,
-    greatest(least(a.cash, greatest(e.equity - v.initial_margin, 0)) - h.held, 0) as non_marginable_buying_power,
-    greatest(least(a.cash, greatest(e.equity - v.initial_margin, 0)) - h.held, 0) as options_buying_power
+    mbt.cash_buying_power(a.cash, e.equity, v.initial_margin, h.held) as non_marginable_buying_power,
+    mbt.cash_buying_power(a.cash, e.equity, v.initial_margin, h.held) as options_buying_power
 from mbt.accounts as a
 cross join
     lateral (

@@ -38,14 +38,7 @@ declare
 begin
     with
     batch as (
-        select
-            q.*,
-            case
-                when q.quote_time >= c.market_open and q.quote_time < c.market_close then 'regular'
-                when q.quote_time >= c.session_open and q.quote_time < c.market_open then 'pre_market'
-                when q.quote_time >= c.market_close and q.quote_time < c.session_close then 'after_hours'
-                else 'closed'
-            end as market_session
+        select q.*, md.session_of(q.quote_time, c) as market_session
         from unnest(p_quotes) as q
         left join md.market_calendar as c on c.trading_date = (q.quote_time at time zone 'America/New_York')::date
         where q.bid_price > 0 and q.ask_price > 0 and q.bid_price < q.ask_price

@@ -63,3 +63,16 @@ as $$
 $$;
 comment on function mbt.buying_power(smallint, numeric, numeric, numeric, numeric) is
 'Buying power left, USD: max(equity - initial_margin, 0) x multiplier (cash if multiplier 1 or equity < 2000), less holds.';
+
+-- Buying power that no margin loan may fund (non-marginable securities, options): the cash, at most
+-- the equity in excess of the initial requirement, less holds; never negative.
+create or replace function mbt.cash_buying_power(p_cash numeric, p_equity numeric, p_initial_margin numeric, p_held numeric)
+returns numeric
+language sql
+immutable
+parallel safe
+as $$
+    select greatest(least(p_cash, greatest(p_equity - p_initial_margin, 0)) - p_held, 0)
+$$;
+comment on function mbt.cash_buying_power(numeric, numeric, numeric, numeric) is
+'Buying power without margin loan, USD: min(cash, max(equity - initial_margin, 0)) less holds, at least 0.';

@@ -5,14 +5,9 @@ language sql
 stable
 as $$
     select coalesce((
-        select case
-            when p_as_of < c.market_open then 'pre_market'
-            when p_as_of < c.market_close then 'regular'
-            else 'after_hours'
-        end
+        select md.session_of(p_as_of, c)
         from md.market_calendar as c
         where c.trading_date = (p_as_of at time zone 'America/New_York')::date
-            and p_as_of >= c.session_open and p_as_of < c.session_close
     ), 'closed')
 $$;
 comment on function md.market_session(timestamptz) is
