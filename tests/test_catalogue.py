@@ -187,7 +187,7 @@ def test_plpgsql_check_finds_no_error_or_warning_in_any_function(admin, plpgsql_
                 "extra_warnings := true, performance_warnings := false, security_warnings := true, "
                 "newtable := %s, oldtable := %s)", [oid, relid, new_table, old_table]):
             problems.append(f"{name}: {line}")
-    assert problems == []
+    assert problems == [], "\n".join(problems)
 
 
 def test_docs_errors_md_lists_exactly_the_catalogued_codes(admin):

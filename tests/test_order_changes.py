@@ -137,8 +137,10 @@ def test_list_orders_takes_alpacas_parameters(db, acct):
     user_id = db.execute("select user_id from mbt.accounts where account_id = %s", [acct]).fetchone()[0]
     act_as(db, "app_user", user_id)
     ids = lambda **kw: [r[0] for r in db.execute(  # noqa: E731
-        "select id::text from api.list_orders(" + ", ".join(f"{k} => %s" for k in kw) + ")", list(kw.values()))]
+        "select o ->> 'id' from jsonb_array_elements(api.list_orders("
+        + ", ".join(f"\"{k}\" => %s" for k in kw) + ")) as o", list(kw.values()))]
     assert ids() == [second["id"]]                               # open, newest first
     assert ids(status="closed") == [first["id"]]
     assert ids(status="all", direction="asc") == [first["id"], second["id"]]
     assert ids(status="all", symbols="zchg,AAPL", side="buy") == [second["id"], first["id"]]
+    assert ids(status="all", max_orders=1) == [second["id"]]

@@ -11,6 +11,7 @@ from engine import add_asset, balances, et, insert_quotes, submit
 
 AT = et("2026-11-24 10:00:00")
 MARKET = {"symbol": "ZVAL", "qty": 10, "side": "buy", "type": "market", "time_in_force": "day"}
+EXITS = {"take_profit": {"limit_price": "55"}, "stop_loss": {"stop_price": "45"}}
 
 
 @pytest.fixture
@@ -57,7 +58,25 @@ def rejected(db, acct, code, **request):
     ({"extended_hours": True}, "MBO07"),                        # extended hours needs limit + day
     ({"symbol": "ZNOFRAC", "qty": "0.5"}, "MBO08"),
     ({"qty": "0.5", "time_in_force": "gtc"}, "MBO04"),          # fractional is day only
-    ({"order_class": "bracket"}, "MBO17"),
+    ({"order_class": "mleg"}, "MBO17"),
+    ({"order_class": "bracket"}, "MBO19"),                      # a bracket needs both exits
+    ({"take_profit": {"limit_price": "55"}}, "MBO19"),         # exits belong to bracket, oco, oto
+    ({"order_class": "oto", **EXITS}, "MBO19"),                 # oto: exactly one exit
+    ({"order_class": "bracket", **EXITS, "time_in_force": "ioc"}, "MBO19"),
+    ({"order_class": "bracket", **EXITS, "qty": "1.5"}, "MBO19"),          # whole shares
+    ({"order_class": "bracket", "take_profit": {"limit_price": "45"}, "stop_loss": {"stop_price": "55"}}, "MBO20"),
+    ({"order_class": "bracket", **EXITS, "take_profit": {"limit_price": "50.01"}}, "MBO20"),  # not above the ask
+    ({"order_class": "bracket", **EXITS, "stop_loss": {"stop_price": "50.01"}}, "MBO20"),     # not below the ask
+    ({"order_class": "bracket", **EXITS, "take_profit": {"limit_price": "55.001"}}, "MBO05"),
+    ({"order_class": "bracket", **EXITS, "take_profit": {"limit_price": "55", "qty": 1}}, "MBV05"),
+    ({"order_class": "oco", **EXITS, "side": "sell", "type": "limit"}, "MBO12"),  # no position to protect
+    ({"order_class": "oco", **EXITS, "side": "sell"}, "MBO19"),                   # an oco is a limit order
+    ({"type": "trailing_stop"}, "MBO18"),                                         # no trail
+    ({"type": "trailing_stop", "trail_price": "1", "trail_percent": "1"}, "MBO18"),  # both trails
+    ({"type": "trailing_stop", "trail_percent": "100"}, "MBO18"),
+    ({"type": "trailing_stop", "trail_price": "1", "time_in_force": "ioc"}, "MBO04"),
+    ({"type": "trailing_stop", "trail_price": "1", "stop_price": "49"}, "MBO06"),
+    ({"trail_price": "1"}, "MBO06"),                                              # a market order has no trail
     ({"client_order_id": "x" * 129}, "MBV03"),
 ])
 def test_invalid_orders_are_rejected_with_their_code_and_nothing_is_written(db, acct, change, code):

@@ -51,7 +51,7 @@ def test_an_order_submitted_over_http_fills_when_a_marketable_quote_arrives(api,
 def test_a_rejected_order_is_a_422_in_the_error_shape(api, user, symbol):
     r = api.post("/api/rpc/submit_order", json={"symbol": symbol, **LIMIT, "limit_price": "100.005"}, headers=user.auth)
     body = assert_error(r, 422, "MBO05")
-    assert body["hint"] and body["details"] == "price = 100.005"
+    assert body["hint"] and body["details"] == "limit_price = 100.005"
 
 
 def test_not_enough_buying_power_is_a_403(api, user, symbol):

@@ -11,7 +11,7 @@ revoke all on all functions in schema pgmq from public;
 grant usage on schema api to web_anon, app_user;
 grant select on api.account, api.orders, api.positions, api.fills to app_user;
 grant execute on function api.submit_order(jsonb), api.cancel_order(uuid), api.replace_order(uuid, jsonb),
-api.cancel_all_orders(), api.list_orders(text, timestamptz, timestamptz, text, text, text) to app_user;
+api.cancel_all_orders(), api.list_orders(text, integer, timestamptz, timestamptz, text, boolean, text, text) to app_user;
 grant execute on function api.ping() to web_anon, app_user;
 
 -- PostgREST's db-pre-request hook runs as the caller's role, and so do functions that policies call

@@ -30,8 +30,12 @@ select
     o.time_in_force::text as time_in_force,
     trim_scale(o.limit_price)::text as limit_price,
     trim_scale(o.stop_price)::text as stop_price,
+    trim_scale(o.trail_price)::text as trail_price,
+    trim_scale(o.trail_percent)::text as trail_percent,
+    trim_scale(o.hwm)::text as hwm,
     o.status::text as status,
-    o.extended_hours
+    o.extended_hours,
+    o.parent_order_id
 from mbt.orders as o;
 
 comment on view api.orders is $$Your orders
@@ -56,15 +60,20 @@ comment on column api.orders.notional is 'Ordered amount, USD (notional orders).
 comment on column api.orders.qty is 'Ordered quantity, shares.';
 comment on column api.orders.filled_qty is 'Filled quantity, shares.';
 comment on column api.orders.filled_avg_price is 'Average fill price, USD.';
-comment on column api.orders.order_class is 'simple (bracket, oco, oto, mleg later).';
-comment on column api.orders.type is 'market, limit, stop or stop_limit.';
+comment on column api.orders.order_class is 'simple, bracket, oco or oto (mleg later).';
+comment on column api.orders.type is 'market, limit, stop, stop_limit or trailing_stop.';
 comment on column api.orders.side is 'buy or sell.';
 comment on column api.orders.position_intent is 'buy_to_open, buy_to_close, sell_to_open or sell_to_close.';
-comment on column api.orders.time_in_force is 'day or gtc.';
+comment on column api.orders.time_in_force is 'day, gtc, opg, cls, ioc or fok.';
 comment on column api.orders.limit_price is 'Limit price, USD.';
 comment on column api.orders.stop_price is 'Stop price, USD.';
 comment on column api.orders.status is 'Alpaca order status: new, accepted, partially_filled, filled, canceled, expired, ...';
 comment on column api.orders.extended_hours is 'May fill in pre-market and after-hours.';
+comment on column api.orders.trail_price is 'Trailing stop: the trail in dollars, USD.';
+comment on column api.orders.trail_percent is 'Trailing stop: the trail in percent of the mark.';
+comment on column api.orders.hwm is 'Trailing stop: the mark it trails (sell: highest bid, buy: lowest ask) so far, USD.';
+comment on column api.orders.parent_order_id is
+'For the exits of a bracket or oto (and an oco''s stop-loss): the order they hang under; null otherwise.';
 
 create function api.submit_order(jsonb)
 returns jsonb
@@ -73,12 +82,12 @@ volatile
 security definer
 set search_path = ''
 as $$
-    select mbt.order_json(mbt.submit_order(
+    select mbt.order_json_nested(mbt.submit_order(
         mbt.current_account_id(), $1, now()
     ))
 $$;
 comment on function api.submit_order(jsonb) is $$Submit an order
-The body is Alpaca's order request: {"symbol", "qty" | "notional", "side", "type", "time_in_force", "limit_price", "stop_price", "extended_hours", "client_order_id"}. Returns the order; a marketable order may already be filled.$$;
+The body is Alpaca's order request: {"symbol", "qty" | "notional", "side", "type", "time_in_force", "limit_price", "stop_price", "trail_price" | "trail_percent", "extended_hours", "client_order_id", "order_class" (simple, bracket, oco, oto), "take_profit": {"limit_price"}, "stop_loss": {"stop_price", "limit_price"}}. Returns the order with its legs; a marketable order may already be filled.$$;
 
 create function api.cancel_order(id uuid)
 returns jsonb
@@ -87,7 +96,7 @@ volatile
 security definer
 set search_path = ''
 as $$
-    select mbt.order_json(mbt.cancel_order(
+    select mbt.order_json_nested(mbt.cancel_order(
         mbt.current_account_id(), id, now()
     ))
 $$;
@@ -101,12 +110,12 @@ volatile
 security definer
 set search_path = ''
 as $$
-    select mbt.order_json(mbt.replace_order(
+    select mbt.order_json_nested(mbt.replace_order(
         mbt.current_account_id(), id, changes, now()
     ))
 $$;
 comment on function api.replace_order(uuid, jsonb) is $$Replace an open order
-Body {"id": "<order id>", "changes": {"qty", "time_in_force", "limit_price", "stop_price", "client_order_id"}}. Returns the new order (a new id; the old one becomes replaced).$$;
+Body {"id": "<order id>", "changes": {"qty", "time_in_force", "limit_price", "stop_price", "trail", "client_order_id"}}; a bracket's or oco's exit takes new prices only. Returns the new order (a new id; the old one becomes replaced).$$;
 
 create function api.cancel_all_orders()
 returns jsonb
@@ -123,42 +132,56 @@ $$;
 comment on function api.cancel_all_orders() is $$Cancel all open orders
 Returns one {id, status, body} per order, as Alpaca's DELETE /v2/orders does.$$;
 
--- GET /api/rpc/list_orders: Alpaca's GET /v2/orders parameters on top of api.orders. Alpaca's limit
--- is PostgREST's own ?limit= (applied to the result); at most 500 rows come back.
+-- GET /api/rpc/list_orders: Alpaca's GET /v2/orders with its parameters (status, limit as max_orders, after, until,
+-- direction, nested, symbols, side); orders in Alpaca's JSON, with nested=true a group's exits under
+-- the order they belong to instead of beside it.
 create function api.list_orders(
     status text default 'open',
+    max_orders integer default 50,
     after timestamptz default null,
     until timestamptz default null,
     direction text default 'desc',
+    nested boolean default false,
     symbols text default null,
     side text default null
 )
-returns setof api.orders
+returns jsonb
 language plpgsql
 stable
+security definer
 set search_path = ''
 as $$
 begin
-    if status not in ('open', 'closed', 'all') or direction not in ('asc', 'desc') or side not in ('buy', 'sell') then
+    if status not in ('open', 'closed', 'all') or direction not in ('asc', 'desc') or side not in ('buy', 'sell')
+        or max_orders not between 1 and 500 then
         perform mbt.raise_error('MBV03', 'Invalid list parameters.',
-            format('status = %s, direction = %s, side = %s', status, direction, side),
-            'status: open, closed or all; direction: asc or desc; side: buy or sell.');
+            format('status = %s, max_orders = %s, direction = %s, side = %s', status, max_orders, direction, side),
+            'status: open, closed or all; max_orders: 1 to 500; direction: asc or desc; side: buy or sell.');
     end if;
-    return query
-    select o.*
-    from api.orders as o
-    where (list_orders.status = 'all'
-            or (list_orders.status = 'open') = (o.status in ('new', 'partially_filled', 'accepted', 'held', 'pending_new')))
-        and (after is null or o.submitted_at > after)
-        and (until is null or o.submitted_at < until)
-        and (symbols is null or o.symbol = any(string_to_array(upper(replace(symbols, ' ', '')), ',')))
-        and (list_orders.side is null or o.side = list_orders.side)
-    order by
-        case when direction = 'asc' then o.submitted_at end asc,
-        case when direction = 'desc' then o.submitted_at end desc,
-        o.id
-    limit 500;
+    return coalesce((
+        select jsonb_agg(case when nested then mbt.order_json_nested(o.listed) else mbt.order_json(o.listed) end
+            order by o.n)
+        from (
+            select x as listed, row_number() over (
+                order by case when direction = 'asc' then x.submitted_at end asc,
+                    case when direction = 'desc' then x.submitted_at end desc, x.order_id
+            ) as n
+            from mbt.orders as x
+            where x.account_id = mbt.current_account_id()
+                and (list_orders.status = 'all'
+                    or (list_orders.status = 'open')
+                    = (x.status in ('new', 'partially_filled', 'accepted', 'held', 'pending_new')))
+                and (after is null or x.submitted_at > after)
+                and (until is null or x.submitted_at < until)
+                and (symbols is null or x.symbol = any(string_to_array(upper(replace(symbols, ' ', '')), ',')))
+                and (list_orders.side is null or x.side::text = list_orders.side)
+                and not (nested and x.parent_order_id is not null)
+            order by n
+            limit max_orders
+        ) as o
+    ), '[]'::jsonb);
 end;
 $$;
-comment on function api.list_orders(text, timestamptz, timestamptz, text, text, text) is $$List your orders, Alpaca style
-status open (default), closed or all; after / until (submission time); direction asc or desc (default); symbols: comma-separated; side buy or sell; ?limit=N (at most 500).$$;
+comment on function api.list_orders(text, integer, timestamptz, timestamptz, text, boolean, text, text) is
+$$List your orders, Alpaca style
+status open (default), closed or all; max_orders 1-500 (default 50; Alpaca's limit, a name PostgREST keeps for itself); after / until (submission time); direction asc or desc (default); nested=true puts a bracket's, oto's or oco's exits under their order; symbols: comma-separated; side buy or sell.$$;

@@ -1,4 +1,5 @@
--- Cancel an open order (Alpaca's DELETE /v2/orders/{id}): its buying-power hold is released.
+-- Cancel an open order (Alpaca's DELETE /v2/orders/{id}): its buying-power hold is released. The
+-- other open orders of its bracket, oco or oto group are canceled with it.
 create or replace function mbt.cancel_order(p_account_id uuid, p_order_id uuid, p_as_of timestamptz)
 returns mbt.orders
 language plpgsql
@@ -19,6 +20,11 @@ begin
         perform mbt.raise_error('MBO15', format('order is not cancelable: it is %s', v_order.status),
             format('id = %s, status = %s', p_order_id, v_order.status), 'Only open orders can be canceled.');
     end if;
+    -- canceling any order of a bracket, oco or oto group cancels the rest of it
+    perform mbt.cancel_order_row(o, p_as_of)
+    from mbt.orders as o
+    where o.account_id = p_account_id and o.group_id = v_order.group_id and o.order_id <> p_order_id
+        and o.status in ('new', 'partially_filled', 'accepted', 'held', 'pending_new');
     return mbt.cancel_order_row(v_order, p_as_of);
 end;
 $$;

@@ -16,6 +16,14 @@
 --     minute (an approximation of the opening and closing auctions, on the NBBO);
 --   * one quote fills at most the size displayed on its side, the rest rests (partially_filled) for
 --     later quotes, unless the account's fill model is 'full'; notional orders fill whole;
+--   * a trailing stop's mark (sell: the highest bid, buy: the lowest ask) follows the quotes of the
+--     regular session, its stop price with it (mbt.trailing_stop_price); it triggers like a stop, on the
+--     quote that crosses the stop price as it stands after that quote, and then acts as a market order;
+--   * the exits of a bracket, oco or oto group share what remains of the position they protect: one
+--     allocation, in quote order, across both; after every fill each open exit leaves what the group
+--     leaves, and when nothing is left the exit that filled last is filled and the other canceled;
+--   * a held exit becomes live (new) when its entry is completely filled, and fills only on quotes after
+--     the one that completed the entry: a second pass over the same batch, for those exits only;
 --   * every fill keeps its quote (id and copy) and names the rule that fired.
 --
 -- Cost: a batch looks up only the resting orders its prices can reach (the orders_resting_* partial
@@ -34,8 +42,12 @@ set search_path = ''
 as $$
 declare
     v_staleness constant interval := mbt.quote_staleness();
+    v_only_orders uuid[] := p_only_orders;
     v_fills integer;
+    v_total integer := 0;
+    v_pass integer := 1;
 begin
+    loop
     with
     batch as (
         select q.*, md.session_of(q.quote_time, c) as market_session
@@ -57,7 +69,7 @@ begin
     reachable as (
         select o.account_id, o.order_id
         from mbt.orders as o
-        where p_only_orders is not null and o.order_id = any(p_only_orders)
+        where v_only_orders is not null and o.order_id = any(v_only_orders)
             and o.status in ('new', 'partially_filled', 'accepted')
         union all
         select x.account_id, x.order_id
@@ -85,14 +97,14 @@ begin
             where o.symbol = r.symbol and o.status in ('new', 'partially_filled', 'accepted')
                 and (o.order_type not in ('limit', 'stop', 'stop_limit') or o.stop_triggered_at is not null)
         ) as x
-        where p_only_orders is null
+        where v_only_orders is null
     ),
 
     candidates as (
         select
             o.account_id, o.order_id, o.symbol, o.asset_id, o.asset_class, o.side, o.order_type, o.qty, o.notional,
-            o.filled_qty,
-            o.limit_price, o.stop_price, o.stop_triggered_at, a.fill_model,
+            o.filled_qty, o.limit_price, o.stop_price, o.stop_triggered_at, o.trail_price, o.trail_percent, o.hwm,
+            o.group_id, o.leg, a.fill_model,
             b.quote_id, b.bid_price, b.ask_price, b.bid_size, b.ask_size, b.bid_exchange, b.ask_exchange,
             b.quote_time
         from reachable as ro
@@ -100,6 +112,7 @@ begin
         inner join batch as b on o.symbol = b.symbol
         inner join mbt.accounts as a on o.account_id = a.account_id
         where (p_as_of is not null or b.quote_time >= o.submitted_at)
+            and (o.activated_at is null or b.quote_time > o.activated_at)
             and b.quote_time < coalesce(o.expires_at, 'infinity')
             -- the closing auction, approximated by the last minute before the close
             and (o.time_in_force <> 'cls' or b.quote_time >= o.expires_at - interval '1 minute')
@@ -107,14 +120,44 @@ begin
                 or (o.extended_hours and b.market_session in ('pre_market', 'after_hours')))
     ),
 
+    -- a trailing stop's stop price as it stands after each quote
+    with_stop as (
+        select
+            s.*,
+            coalesce(mbt.trailing_stop_price(s.side, s.mark, s.trail_price, s.trail_percent), s.stop_price) as stop_now
+        from (
+            select
+                c.*,
+                case when c.order_type = 'trailing_stop' and c.stop_triggered_at is null then
+                    case when c.side = 'sell' then greatest(c.hwm, max(c.bid_price) over w)
+                        else least(c.hwm, min(c.ask_price) over w) end
+                end as mark
+            from candidates as c
+            window w as (partition by c.order_id order by c.quote_time, c.quote_id rows unbounded preceding)
+        ) as s
+    ),
+
     with_trigger as (
         select
             c.*,
             coalesce(c.stop_triggered_at, min(c.quote_time) filter (
-                where c.order_type in ('stop', 'stop_limit')
-                and ((c.side = 'buy' and c.ask_price >= c.stop_price) or (c.side = 'sell' and c.bid_price <= c.stop_price))
+                where c.order_type in ('stop', 'stop_limit', 'trailing_stop')
+                and ((c.side = 'buy' and c.ask_price >= c.stop_now) or (c.side = 'sell' and c.bid_price <= c.stop_now))
             ) over (partition by c.order_id)) as triggered_at
-        from candidates as c
+        from with_stop as c
+    ),
+
+    -- where each trailing stop's mark and stop price stand after the batch (or its trigger)
+    trailing_moves as (
+        select m.account_id, m.order_id, m.hwm, m.stop_now, m.moved_at
+        from (
+            select distinct on (t.order_id)
+                t.account_id, t.order_id, t.mark as hwm, t.hwm as hwm_before, t.stop_now, t.quote_time as moved_at
+            from with_trigger as t
+            where t.mark is not null and t.quote_time <= coalesce(t.triggered_at, 'infinity')
+            order by t.order_id, t.quote_time desc, t.quote_id desc
+        ) as m
+        where m.hwm is distinct from m.hwm_before
     ),
 
     marketable as (
@@ -129,13 +172,16 @@ begin
             case
                 when t.order_type = 'market' then 'market_at_' || case when t.side = 'buy' then 'ask' else 'bid' end
                 when t.order_type = 'limit' then 'limit_marketable'
-                when t.order_type = 'stop' then 'stop_triggered_' || case when t.side = 'buy' then 'ask' else 'bid' end
+                when t.order_type in ('stop', 'trailing_stop') then
+                    t.order_type || '_triggered_' || case when t.side = 'buy' then 'ask' else 'bid' end
                 else 'stop_limit_triggered_marketable'
-            end as rule
+            end as rule,
+            -- the exits of a group draw on one quantity
+            case when t.leg in ('take_profit', 'stop_loss') then t.group_id else t.order_id end as allocation_key
         from with_trigger as t
         where (t.order_type in ('market', 'limit') or t.quote_time >= t.triggered_at)
             and (
-                t.order_type in ('market', 'stop')
+                t.order_type in ('market', 'stop', 'trailing_stop')
                 or (t.side = 'buy' and t.ask_price <= t.limit_price)
                 or (t.side = 'sell' and t.bid_price >= t.limit_price)
             )
@@ -147,7 +193,7 @@ begin
             m.*,
             coalesce(m.qty, round(m.notional / m.price, 9)) - m.filled_qty as remaining,
             coalesce(sum(coalesce(m.displayed, 'infinity'::numeric)) over (
-                partition by m.order_id order by m.quote_time, m.quote_id
+                partition by m.allocation_key order by m.quote_time, m.quote_id, m.order_id
                 rows between unbounded preceding and 1 preceding
             ), 0) as taken_before
         from marketable as m
@@ -196,7 +242,10 @@ begin
             ), 0) as realized_pl,
             f.filled_qty + sum(f.fill_qty) over (
                 partition by f.order_id order by f.quote_time, f.quote_id
-            ) as cum_qty
+            ) as cum_qty,
+            f.remaining - sum(f.fill_qty) over (
+                partition by f.allocation_key order by f.quote_time, f.quote_id, f.order_id
+            ) as leaves_qty
         from fills as f
         inner join running as r on f.fill_id = r.fill_id
     ),
@@ -210,7 +259,7 @@ begin
         select
             f.account_id, f.fill_id, f.order_id, f.symbol, f.side, f.fill_qty, f.price, f.rule, mbt.engine_version(),
             f.quote_id, f.bid_price, f.ask_price, f.bid_size, f.ask_size, f.bid_exchange, f.ask_exchange, f.quote_time,
-            f.cum_qty, f.remaining + f.filled_qty - f.cum_qty, f.position_qty, f.realized_pl, f.quote_time
+            f.cum_qty, f.leaves_qty, f.position_qty, f.realized_pl, f.quote_time
         from fills_with_position as f
         returning *
     ),
@@ -223,17 +272,46 @@ begin
         group by f.account_id, f.order_id
     ),
 
+    triggered as (
+        select distinct wt.account_id, wt.order_id, wt.triggered_at
+        from with_trigger as wt
+        where wt.stop_triggered_at is null and wt.triggered_at is not null
+    ),
+
+    -- groups whose exits filled: what the group leaves, and which exit filled last
+    group_fills as (
+        select
+            f.account_id, f.group_id, min(f.leaves_qty) as group_leaves, max(f.quote_time) as last_time,
+            (array_agg(f.order_id order by f.quote_time desc, f.quote_id desc, f.order_id desc))[1] as last_filler
+        from fills_with_position as f
+        where f.leg in ('take_profit', 'stop_loss')
+        group by f.account_id, f.group_id
+    ),
+
+    group_exits as (
+        select o.account_id, o.order_id, g.group_leaves, g.last_filler, g.last_time
+        from group_fills as g
+        inner join mbt.orders as o on g.account_id = o.account_id and g.group_id = o.group_id
+        where o.leg in ('take_profit', 'stop_loss') and o.status in ('new', 'partially_filled', 'accepted')
+    ),
+
     order_changes as (
         select
-            coalesce(t.account_id, w.account_id) as account_id,
-            coalesce(t.order_id, w.order_id) as order_id,
-            t.qty, t.value, t.last_time, t.leaves_qty, w.triggered_at
-        from order_totals as t
-        full join (
-            select distinct wt.account_id, wt.order_id, wt.triggered_at
-            from with_trigger as wt
-            where wt.stop_triggered_at is null and wt.triggered_at is not null
-        ) as w on t.order_id = w.order_id
+            i.account_id, i.order_id, t.qty, t.value, t.last_time, t.leaves_qty, w.triggered_at,
+            m.hwm, m.stop_now, m.moved_at, g.group_leaves, g.last_filler, g.last_time as group_last_time
+        from (
+            select t.account_id, t.order_id from order_totals as t
+            union
+            select w.account_id, w.order_id from triggered as w
+            union
+            select m.account_id, m.order_id from trailing_moves as m
+            union
+            select g.account_id, g.order_id from group_exits as g
+        ) as i
+        left join order_totals as t on i.order_id = t.order_id
+        left join triggered as w on i.order_id = w.order_id
+        left join trailing_moves as m on i.order_id = m.order_id
+        left join group_exits as g on i.order_id = g.order_id
     ),
 
     updated_orders as (
@@ -243,22 +321,47 @@ begin
                 when c.qty is null then o.filled_avg_price
                 else round((coalesce(o.filled_avg_price, 0) * o.filled_qty + c.value) / (o.filled_qty + c.qty), 9)
             end,
+            -- an open exit leaves what its group leaves; the exit that completes the group is filled
+            qty = case
+                when c.group_leaves > 0 or c.last_filler = o.order_id then o.filled_qty + coalesce(c.qty, 0) + c.group_leaves
+                else o.qty
+            end,
             status = case
+                when c.group_leaves = 0 and c.last_filler = o.order_id then 'filled'
+                when c.group_leaves = 0 then 'canceled'
                 when c.qty is null then o.status
                 when c.leaves_qty = 0 then 'filled'
                 else 'partially_filled'
             end::mbt.order_status,
-            filled_at = case when c.leaves_qty = 0 then c.last_time else o.filled_at end,
+            filled_at = case
+                when c.group_leaves = 0 and c.last_filler = o.order_id then c.group_last_time
+                when c.group_leaves is null and c.leaves_qty = 0 then c.last_time
+                else o.filled_at
+            end,
+            canceled_at = case when c.group_leaves = 0 and c.last_filler <> o.order_id then c.group_last_time
+                else o.canceled_at end,
             buying_power_held = case
-                when c.qty is null then o.buying_power_held
-                when c.leaves_qty = 0 then 0
+                when c.qty is null and c.group_leaves is distinct from 0 then o.buying_power_held
+                when c.leaves_qty = 0 or c.group_leaves = 0 then 0
                 else round(o.buying_power_held * c.leaves_qty / (c.leaves_qty + c.qty), 2)
             end,
             stop_triggered_at = coalesce(o.stop_triggered_at, c.triggered_at),
-            updated_at = coalesce(c.last_time, c.triggered_at)
+            hwm = coalesce(c.hwm, o.hwm),
+            stop_price = case when c.hwm is null then o.stop_price else c.stop_now end,
+            updated_at = coalesce(c.last_time, c.group_last_time, c.triggered_at, c.moved_at)
         from order_changes as c
         where o.account_id = c.account_id and o.order_id = c.order_id
         returning o.*
+    ),
+
+    -- a bracket's or oto's exits go live when their entry is completely filled
+    activated as (
+        update mbt.orders as x
+        set status = 'new', activated_at = e.filled_at, updated_at = e.filled_at
+        from updated_orders as e
+        where e.leg = 'entry' and e.status = 'filled'
+            and x.account_id = e.account_id and x.group_id = e.group_id and x.status = 'held'
+        returning x.*
     ),
 
     new_positions as (
@@ -307,19 +410,48 @@ begin
         returning e.account_id, e.order_id, e.event, e.event_at, e.fill_id, e.order_state
     ),
 
+    -- exits canceled by their group, exits that went live
+    status_events as (
+        insert into mbt.order_events as e (account_id, order_id, event, event_at, order_state)
+        select o.account_id, o.order_id, 'canceled', o.canceled_at, mbt.order_json(o)
+        from updated_orders as o
+        where o.status = 'canceled'
+        union all
+        select x.account_id, x.order_id, 'accepted', x.activated_at, mbt.order_json(x)
+        from activated as x
+        returning e.account_id, e.order_id, e.event, e.event_at, e.order_state
+    ),
+
     trade_updates as (
-        select mbt.publish_trade_updates(array_agg(
-            mbt.trade_update(e.event, e.order_state, e.account_id, e.event_at, f.price, f.qty, f.position_qty, f.fill_id)
-            order by e.event_at, f.cum_qty
-        )) as sent
-        from events as e
-        inner join new_fills as f on e.fill_id = f.fill_id
+        select mbt.publish_trade_updates(array_agg(u.message order by u.event_at, u.seq)) as sent
+        from (
+            select
+                mbt.trade_update(e.event, e.order_state, e.account_id, e.event_at, f.price, f.qty, f.position_qty,
+                    f.fill_id) as message,
+                e.event_at, f.cum_qty as seq
+            from events as e
+            inner join new_fills as f on e.fill_id = f.fill_id
+            union all
+            select
+                mbt.trade_update(case when s.event = 'canceled' then 'canceled' else 'new' end, s.order_state,
+                    s.account_id, s.event_at),
+                s.event_at, 0
+            from status_events as s
+        ) as u
     )
 
     -- the data-modifying steps above run whether or not they are read; trade_updates is a query,
-    -- so reading it here is what sends: one message per fill
-    select t.sent into v_fills from trade_updates as t;
-    return v_fills;
+    -- so reading it here is what sends: one message per event
+    select (select count(*) from new_fills), (select array_agg(x.order_id) from activated as x)
+    into v_fills, v_only_orders
+    from trade_updates as t;
+
+    v_total := v_total + v_fills;
+    -- exits that went live may fill on the rest of the batch
+    exit when v_only_orders is null or v_pass >= 3;
+    v_pass := v_pass + 1;
+    end loop;
+    return v_total;
 end;
 $$;
 comment on function mbt.fill_orders(md.quotes[], uuid[], timestamptz) is $$The fill engine.

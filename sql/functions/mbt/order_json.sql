@@ -42,3 +42,22 @@ as $$
     )
 $$;
 comment on function mbt.order_json(mbt.orders) is 'The order as Alpaca''s Order JSON object (decimal strings for numbers).';
+
+-- The same with the order's legs under it (Alpaca's nested form): a bracket's or oto's exits under
+-- the entry, an oco's stop-loss under its take-profit. Volatile, so that it sees legs written by the
+-- statement that calls it (a submission answered with its legs).
+create or replace function mbt.order_json_nested(p_order mbt.orders)
+returns jsonb
+language sql
+volatile
+set search_path = ''
+as $$
+    select mbt.order_json(p_order) || jsonb_build_object('legs', (
+        select jsonb_agg(mbt.order_json(l) order by l.leg, l.created_at)
+        from mbt.orders as l
+        where p_order.group_id is not null and l.account_id = p_order.account_id and l.group_id = p_order.group_id
+            and l.parent_order_id = p_order.order_id
+    ))
+$$;
+comment on function mbt.order_json_nested(mbt.orders) is
+'The order as Alpaca''s Order JSON with its legs nested under it (legs null for orders without legs).';

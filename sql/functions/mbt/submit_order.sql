@@ -1,9 +1,16 @@
 -- Submit an equity order (Alpaca's POST /v2/orders; shared/reference/alpaca.md 1.2-1.8). The request
--- is validated as Alpaca does it; a rejection raises a catalogued error and writes nothing. The
+-- is validated as Alpaca does it; a rejection raises a catalogued error and writes nothing.
+-- Order classes (alpaca.md 1.4): a bracket is an entry and two exits (take-profit limit, stop-loss
+-- stop or stop-limit), an oto an entry and one exit; their exits wait as held until the entry is
+-- completely filled. An oco is the two exits alone, for a position already held. All orders of a
+-- group share group_id; the engine keeps the exits one-cancels-other. A trailing stop's stop price
+-- follows the market from the latest quote on (mbt.trailing_stop_price). The
 -- account row is locked first, so concurrent submissions on one account are checked one after the
 -- other against the buying power the earlier ones left. A marketable order fills at once against
 -- the latest quote if that is fresh at p_as_of, through the same engine as resting orders.
-create or replace function mbt.submit_order(p_account_id uuid, p_request jsonb, p_as_of timestamptz)
+create or replace function mbt.submit_order(
+    p_account_id uuid, p_request jsonb, p_as_of timestamptz, p_group_id uuid default null
+)
 returns mbt.orders
 language plpgsql
 volatile
@@ -38,6 +45,19 @@ declare
     v_hold numeric := 0;
     v_buying_power numeric;
     v_expires_at timestamptz;
+    v_class mbt.order_class;
+    v_take_profit jsonb;
+    v_stop_loss jsonb;
+    v_tp_limit numeric;
+    v_sl_stop numeric;
+    v_sl_limit numeric;
+    v_exit_side mbt.order_side;
+    v_direction integer;
+    v_trail_price numeric;
+    v_trail_percent numeric;
+    v_hwm numeric;
+    v_status mbt.order_status;
+    v_order_id uuid := gen_random_uuid();
     v_order mbt.orders;
 begin
     if jsonb_typeof(p_request) is distinct from 'object' then
@@ -77,11 +97,13 @@ begin
     v_side := mbt.request_label(p_request, 'side', 'mbt.order_side', true)::mbt.order_side;
     v_type := mbt.request_label(p_request, 'type', 'mbt.order_type', true)::mbt.order_type;
     v_tif := mbt.request_label(p_request, 'time_in_force', 'mbt.time_in_force', true)::mbt.time_in_force;
-    if coalesce(mbt.request_label(p_request, 'order_class', 'mbt.order_class', false), 'simple') <> 'simple'
-        or v_type = 'trailing_stop' or p_request ? 'take_profit' or p_request ? 'stop_loss' or p_request ? 'legs'
-        or p_request ? 'trail_price' or p_request ? 'trail_percent' then
-        perform mbt.raise_error('MBO17', 'Bracket, OCO, OTO, multi-leg and trailing-stop orders are not supported yet.',
-            null, 'Send a simple market, limit, stop or stop_limit order.');
+    -- Alpaca sends "" for a simple order
+    v_class := coalesce(mbt.request_label(p_request - 'order_class' || jsonb_strip_nulls(jsonb_build_object(
+        'order_class', nullif(p_request ->> 'order_class', ''))), 'order_class', 'mbt.order_class', false), 'simple')
+        ::mbt.order_class;
+    if v_class = 'mleg' or p_request ? 'legs' then
+        perform mbt.raise_error('MBO17', 'Multi-leg (mleg) orders are not supported yet.', null,
+            'Send the legs as separate orders, or a bracket, oco or oto order.');
     end if;
     if v_tif in ('opg', 'cls') and (
         (p_as_of at time zone 'America/New_York')::time >= case when v_tif = 'opg' then time '09:28' else time '15:50' end
@@ -93,6 +115,59 @@ begin
     end if;
 
     v_extended := coalesce((p_request ->> 'extended_hours')::boolean, false);
+
+    -- the exits of bracket, oco and oto orders
+    v_take_profit := p_request -> 'take_profit';
+    v_stop_loss := p_request -> 'stop_loss';
+    if jsonb_typeof(coalesce(v_take_profit, '{}')) <> 'object' or jsonb_typeof(coalesce(v_stop_loss, '{}')) <> 'object'
+    then
+        perform mbt.raise_error('MBV03', 'take_profit and stop_loss must be JSON objects.', null,
+            'E.g. "take_profit": {"limit_price": "110"}, "stop_loss": {"stop_price": "95"}.');
+    end if;
+    select k into v_field
+    from (
+        select 'take_profit.' || k as k from jsonb_object_keys(coalesce(v_take_profit, '{}')) as k where k <> 'limit_price'
+        union all
+        select 'stop_loss.' || k from jsonb_object_keys(coalesce(v_stop_loss, '{}')) as k
+        where k not in ('stop_price', 'limit_price')
+    ) as unknown
+    limit 1;
+    if v_field is not null then
+        perform mbt.raise_error('MBV05', format('Unknown field ''%s''.', v_field), null,
+            'take_profit takes limit_price; stop_loss takes stop_price and, for a stop-limit exit, limit_price.');
+    end if;
+    v_tp_limit := mbt.check_order_price('take_profit.limit_price', mbt.request_numeric(v_take_profit, 'limit_price'));
+    v_sl_stop := mbt.check_order_price('stop_loss.stop_price', mbt.request_numeric(v_stop_loss, 'stop_price'));
+    v_sl_limit := mbt.check_order_price('stop_loss.limit_price', mbt.request_numeric(v_stop_loss, 'limit_price'));
+    if v_class = 'simple' and (v_take_profit is not null or v_stop_loss is not null) then
+        perform mbt.raise_error('MBO19', 'take_profit and stop_loss belong to bracket, oco and oto orders.', null,
+            'Add "order_class": "bracket" (both exits), "oto" (one exit), or "oco" (exits for a position you hold).');
+    end if;
+    if v_class in ('bracket', 'oco') and (v_tp_limit is null or v_sl_stop is null) then
+        perform mbt.raise_error('MBO19', format('A %s order needs take_profit.limit_price and stop_loss.stop_price.',
+            v_class), format('take_profit = %s, stop_loss = %s', v_take_profit, v_stop_loss),
+            'Send both exits, e.g. "take_profit": {"limit_price": "110"}, "stop_loss": {"stop_price": "95"}.');
+    end if;
+    if v_class = 'oto' and (v_tp_limit is null) = (v_sl_stop is null) then
+        perform mbt.raise_error('MBO19', 'An oto order needs exactly one exit: take_profit or stop_loss.',
+            format('take_profit = %s, stop_loss = %s', v_take_profit, v_stop_loss),
+            'Send one of them, or use "order_class": "bracket" for both.');
+    end if;
+    if v_sl_limit is not null and v_sl_stop is null then
+        perform mbt.raise_error('MBV04', 'stop_loss needs stop_price.', format('stop_loss = %s', v_stop_loss),
+            'Add "stop_price" to stop_loss.');
+    end if;
+    if v_class <> 'simple' and (v_tif not in ('day', 'gtc') or v_extended) then
+        perform mbt.raise_error('MBO19', format('%s orders take time_in_force day or gtc, in regular hours only.', v_class),
+            format('time_in_force = %s, extended_hours = %s', v_tif, v_extended),
+            'Use "time_in_force": "day" or "gtc" without extended_hours.');
+    end if;
+    if v_class = 'oco' and v_type <> 'limit' or v_class in ('bracket', 'oto') and v_type = 'trailing_stop' then
+        perform mbt.raise_error('MBO19', format('A %s order cannot be of type %s.', v_class, v_type),
+            format('type = %s', v_type), case when v_class = 'oco'
+                then 'An oco order is "type": "limit"; its prices are in take_profit and stop_loss.'
+                else 'Use a market, limit, stop or stop_limit entry.' end);
+    end if;
 
     -- how much
     v_qty := mbt.request_numeric(p_request, 'qty');
@@ -110,6 +185,11 @@ begin
             'E.g. "notional": 500.');
     end if;
     v_fractional := v_notional is not null or v_qty <> trunc(v_qty);
+    if v_fractional and (v_class <> 'simple' or v_type = 'trailing_stop') then
+        perform mbt.raise_error('MBO19', format('%s orders take a whole number of shares.',
+            case when v_class <> 'simple' then v_class::text else 'Trailing-stop' end),
+            format('qty = %s, notional = %s', v_qty, v_notional), 'Order whole shares with "qty".');
+    end if;
     if v_fractional and not v_asset.fractionable then
         perform mbt.raise_error('MBO08', format('%s is not fractionable.', v_asset.symbol), null,
             'Order a whole number of shares.');
@@ -122,36 +202,53 @@ begin
         perform mbt.raise_error('MBO03', 'Notional orders must be market orders.', format('type = %s', v_type),
             'Use "qty" for limit and stop orders.');
     end if;
-    if v_type in ('stop', 'stop_limit') and v_tif not in ('day', 'gtc') or v_extended and v_tif <> 'day' then
+    if v_type in ('stop', 'stop_limit', 'trailing_stop') and v_tif not in ('day', 'gtc') or v_extended and v_tif <> 'day'
+    then
         perform mbt.raise_error('MBO04', format('%s orders take time_in_force day or gtc.', v_type),
             format('time_in_force = %s', v_tif), 'Use day or gtc.');
     end if;
 
     -- at what price
-    v_limit := mbt.request_numeric(p_request, 'limit_price');
-    v_stop := mbt.request_numeric(p_request, 'stop_price');
+    v_limit := mbt.check_order_price('limit_price', mbt.request_numeric(p_request, 'limit_price'));
+    v_stop := mbt.check_order_price('stop_price', mbt.request_numeric(p_request, 'stop_price'));
+    v_trail_price := mbt.check_order_price('trail_price', mbt.request_numeric(p_request, 'trail_price'));
+    v_trail_percent := mbt.request_numeric(p_request, 'trail_percent');
+    if v_class = 'oco' then
+        -- the oco's own price is its take-profit's
+        if v_limit is not null and v_limit <> v_tp_limit then
+            perform mbt.raise_error('MBO20', 'An oco order''s limit_price is its take_profit.limit_price.',
+                format('limit_price = %s, take_profit.limit_price = %s', v_limit, v_tp_limit), 'Send only take_profit.');
+        end if;
+        v_limit := v_tp_limit;
+    end if;
+    if v_type = 'trailing_stop' then
+        if (v_trail_price is null) = (v_trail_percent is null) then
+            perform mbt.raise_error('MBO18', 'A trailing_stop order needs exactly one of trail_price and trail_percent.',
+                format('trail_price = %s, trail_percent = %s', v_trail_price, v_trail_percent),
+                'E.g. "trail_price": "2.00" (dollars) or "trail_percent": "1.5" (percent).');
+        end if;
+        if not v_trail_percent > 0 or not v_trail_percent < 100 then
+            perform mbt.raise_error('MBO18', 'trail_percent must be above 0 and below 100.',
+                format('trail_percent = %s', v_trail_percent), 'E.g. "trail_percent": "1.5".');
+        end if;
+    elsif v_trail_price is not null or v_trail_percent is not null then
+        perform mbt.raise_error('MBO06', format('A %s order takes no trail.', v_type), null,
+            'trail_price and trail_percent belong to trailing_stop orders.');
+    end if;
     if v_type in ('limit', 'stop_limit') and v_limit is null then
         perform mbt.raise_error('MBV04', format('A %s order needs limit_price.', v_type), null, 'Add "limit_price".');
     end if;
     if v_type in ('stop', 'stop_limit') and v_stop is null then
         perform mbt.raise_error('MBV04', format('A %s order needs stop_price.', v_type), null, 'Add "stop_price".');
     end if;
-    if v_type in ('market', 'stop') and v_limit is not null or v_type in ('market', 'limit') and v_stop is not null then
+    if v_type in ('market', 'stop', 'trailing_stop') and v_limit is not null
+        or v_type in ('market', 'limit', 'trailing_stop') and v_stop is not null then
         perform mbt.raise_error('MBO06', format('A %s order takes no %s.', v_type,
-            case when v_limit is not null and v_type in ('market', 'stop') then 'limit_price' else 'stop_price' end),
-            null, 'Remove the field, or choose the order type that uses it.');
+            case when v_limit is not null and v_type in ('market', 'stop', 'trailing_stop') then 'limit_price'
+                else 'stop_price' end),
+            null, case when v_type = 'trailing_stop' then 'A trailing stop''s stop price follows the market from its trail.'
+                else 'Remove the field, or choose the order type that uses it.' end);
     end if;
-    if v_limit <= 0 or v_stop <= 0 then
-        perform mbt.raise_error('MBV03', 'Prices must be positive.', format('limit_price = %s, stop_price = %s',
-            v_limit, v_stop), 'Send a price above zero.');
-    end if;
-    foreach v_basis in array array_remove(array[v_limit, v_stop], null) loop
-        if v_basis <> round(v_basis, case when v_basis >= 1 then 2 else 4 end) then
-            perform mbt.raise_error('MBO05', format(
-                'invalid price %s: sub-penny increment does not fulfill minimum pricing criteria.', v_basis),
-                format('price = %s', v_basis), 'Prices of $1.00 and above take 2 decimals, below $1.00 up to 4.');
-        end if;
-    end loop;
 
     if v_extended and (v_type <> 'limit' or v_tif <> 'day') then
         perform mbt.raise_error('MBO07', 'Extended-hours orders must be limit orders with time_in_force day.',
@@ -177,6 +274,7 @@ begin
         select from mbt.orders as o
         where o.account_id = p_account_id and o.symbol = v_asset.symbol and o.side <> v_side
             and o.status in ('new', 'partially_filled', 'accepted', 'held')
+            and (p_group_id is null or o.group_id is distinct from p_group_id)
     ) then
         perform mbt.raise_error('MBO10', 'potential wash trade detected. use complex orders',
             format('an open %s order on %s exists', case when v_side = 'buy' then 'sell' else 'buy' end, v_asset.symbol),
@@ -185,13 +283,23 @@ begin
 
     select coalesce(max(p.qty), 0) into v_position
     from mbt.positions as p where p.account_id = p_account_id and p.symbol = v_asset.symbol;
-    select coalesce(sum(coalesce(o.qty, 0) - o.filled_qty), 0) into v_open_same_side
-    from mbt.orders as o
-    where o.account_id = p_account_id and o.symbol = v_asset.symbol and o.side = v_side
-        and o.status in ('new', 'partially_filled', 'accepted', 'held');
+    -- the exits of one group leave the same quantity and only one can fill: one claim
+    select coalesce(sum(g.leaves), 0) into v_open_same_side
+    from (
+        select max(coalesce(o.qty, 0) - o.filled_qty) as leaves
+        from mbt.orders as o
+        where o.account_id = p_account_id and o.symbol = v_asset.symbol and o.side = v_side
+            and o.status in ('new', 'partially_filled', 'accepted', 'held')
+        group by coalesce(o.group_id, o.order_id)
+    ) as g;
     -- the part of the order that closes (sells what is held, buys back what is short) needs no buying power
     v_closable := greatest(case when v_side = 'sell' then v_position else -v_position end - v_open_same_side, 0);
     v_opening := greatest(coalesce(v_qty, 0) - v_closable, 0);
+    if v_class = 'oco' and v_opening > 0 then
+        perform mbt.raise_error('MBO12', format('insufficient qty available for order (requested: %s, available: %s)',
+            v_qty, v_closable), format('position = %s, held for open %s orders = %s', v_position, v_side, v_open_same_side),
+            'An oco order closes a position you hold: order at most its open quantity, or use a bracket to open one.');
+    end if;
 
     if v_side = 'sell' and v_opening > 0 then
         if v_fractional or v_notional is not null or not v_account.shorting_enabled or v_account.multiplier < 2
@@ -210,7 +318,7 @@ begin
     -- what the opening part costs, and whether it fits the buying power left
     select * into v_quote from md.latest_quotes as q where q.symbol = v_asset.symbol;
     if v_opening > 0 or (v_side = 'buy' and v_notional is not null) then
-        if (v_type in ('market', 'stop') or v_side = 'sell') and coalesce(v_quote.ask_price, 0) <= 0 then
+        if (v_type in ('market', 'stop', 'trailing_stop') or v_side = 'sell') and coalesce(v_quote.ask_price, 0) <= 0 then
             perform mbt.raise_error('MBO13', format('There is no quote for %s to value the order.', v_asset.symbol), null,
                 'Use a limit order, or wait for the market to quote the symbol.');
         end if;
@@ -218,6 +326,7 @@ begin
             when v_side = 'sell' then greatest(coalesce(v_limit, 0), v_quote.ask_price * 1.03)
             when v_type = 'market' then v_quote.ask_price
             when v_type = 'stop' then greatest(v_stop, v_quote.ask_price)
+            when v_type = 'trailing_stop' then mbt.trailing_stop_price('buy', v_quote.ask_price, v_trail_price, v_trail_percent)
             else v_limit
         end;
         v_hold := coalesce(v_notional, ceil(v_opening * v_basis * 100) / 100);
@@ -235,6 +344,42 @@ begin
         end if;
     end if;
 
+    -- the exits' prices: the take-profit beyond the stop-loss, both at least a cent away from the price
+    -- they are measured from (the entry's limit, and the market the entry would fill at)
+    if v_class <> 'simple' then
+        v_exit_side := (case when v_class = 'oco' or v_side = 'buy' then 'sell' else 'buy' end)::mbt.order_side;
+        v_direction := case when v_exit_side = 'sell' then 1 else -1 end;
+        if v_tp_limit is not null and v_sl_stop is not null and v_direction * (v_tp_limit - v_sl_stop) <= 0 then
+            perform mbt.raise_error('MBO20', format('take_profit.limit_price must be %s stop_loss.stop_price.',
+                case when v_direction = 1 then 'above' else 'below' end),
+                format('take_profit.limit_price = %s, stop_loss.stop_price = %s', v_tp_limit, v_sl_stop),
+                'The take-profit is the better price for the exit, the stop-loss the worse one.');
+        end if;
+        select b.base into v_basis
+        from (values (1, case when v_class <> 'oco' and v_type in ('limit', 'stop_limit') then v_limit end),
+            (2, case when v_class <> 'oco' then
+                case when v_side = 'buy' then v_quote.ask_price else v_quote.bid_price end end)) as b (n, base)
+        where b.base is not null and (v_direction * (v_tp_limit - b.base) < 0.01 or v_direction * (b.base - v_sl_stop) < 0.01)
+        order by b.n
+        limit 1;
+        if v_basis is not null then
+            perform mbt.raise_error('MBO20', case
+                when v_direction * (v_tp_limit - v_basis) < 0.01 then format('take_profit.limit_price must be %s base_price %s 0.01',
+                    case when v_direction = 1 then '>=' else '<=' end, case when v_direction = 1 then '+' else '-' end)
+                else format('stop_loss.stop_price must be %s base_price %s 0.01',
+                    case when v_direction = 1 then '<=' else '>=' end, case when v_direction = 1 then '-' else '+' end)
+                end,
+                format('base_price = %s, take_profit.limit_price = %s, stop_loss.stop_price = %s', v_basis, v_tp_limit, v_sl_stop),
+                'base_price is the entry''s limit price and the market price the entry would fill at.');
+        end if;
+    end if;
+
+    -- a trailing stop trails the latest quote from now on
+    if v_type = 'trailing_stop' then
+        v_hwm := case when v_side = 'sell' then v_quote.bid_price else v_quote.ask_price end;
+        v_stop := mbt.trailing_stop_price(v_side, v_hwm, v_trail_price, v_trail_percent);
+    end if;
+
     -- day orders live until the close of their session (the coming one if submitted after it);
     -- GTC orders 90 days, as at Alpaca
     select case when v_extended then c.session_close else c.market_close end into v_expires_at
@@ -250,35 +395,65 @@ begin
         from md.market_calendar as c where c.market_open > p_as_of order by c.trading_date limit 1;
     end if;
 
+    v_status := (case
+        when md.market_session(p_as_of) = 'regular'
+            or (v_extended and md.market_session(p_as_of) in ('pre_market', 'after_hours')) then 'new'
+        else 'accepted'
+    end)::mbt.order_status;
     insert into mbt.orders (
-        account_id, client_order_id, symbol, asset_id, asset_class, side, order_type, time_in_force, position_intent,
-        qty, notional, limit_price, stop_price, extended_hours, status, buying_power_held, submitted_bid, submitted_ask,
-        submitted_quote_time, created_at, updated_at, submitted_at, expires_at
+        account_id, order_id, client_order_id, symbol, asset_id, asset_class, side, order_type, time_in_force,
+        order_class, group_id, leg, position_intent,
+        qty, notional, limit_price, stop_price, trail_price, trail_percent, hwm, extended_hours, status, buying_power_held,
+        submitted_bid, submitted_ask, submitted_quote_time, created_at, updated_at, submitted_at, expires_at
     )
     values (
-        p_account_id, v_client_order_id, v_asset.symbol, v_asset.asset_id, v_asset.asset_class, v_side, v_type, v_tif,
+        p_account_id, v_order_id, v_client_order_id, v_asset.symbol, v_asset.asset_id, v_asset.asset_class, v_side, v_type,
+        v_tif, v_class, case when v_class <> 'simple' then v_order_id else p_group_id end,
+        case when v_class = 'oco' then 'take_profit' when v_class <> 'simple' or p_group_id is not null then 'entry' end
+        ::mbt.order_leg,
         case
             when v_side = 'buy' and v_position < 0 then 'buy_to_close'
             when v_side = 'buy' then 'buy_to_open'
             when v_position > 0 then 'sell_to_close'
             else 'sell_to_open'
         end::mbt.position_intent,
-        v_qty, v_notional, v_limit, v_stop, v_extended,
-        case
-            when md.market_session(p_as_of) = 'regular'
-                or (v_extended and md.market_session(p_as_of) in ('pre_market', 'after_hours')) then 'new'
-            else 'accepted'
-        end::mbt.order_status,
-        v_hold, v_quote.bid_price, v_quote.ask_price, v_quote.quote_time, p_as_of, p_as_of, p_as_of, v_expires_at
+        v_qty, v_notional, v_limit, v_stop, v_trail_price, v_trail_percent, v_hwm, v_extended, v_status, v_hold, v_quote.bid_price, v_quote.ask_price, v_quote.quote_time, p_as_of, p_as_of, p_as_of, v_expires_at
     )
     returning * into v_order;
 
+    -- the exits: held until a bracket's or oto's entry is completely filled; an oco's stop-loss is live
+    -- beside its take-profit
+    insert into mbt.orders (
+        account_id, client_order_id, symbol, asset_id, asset_class, side, order_type, time_in_force, order_class,
+        group_id, leg, parent_order_id, position_intent, qty, limit_price, stop_price, extended_hours, status,
+        created_at, updated_at, submitted_at, expires_at
+    )
+    select
+        p_account_id, gen_random_uuid()::text, v_asset.symbol, v_asset.asset_id, v_asset.asset_class, v_exit_side,
+        e.order_type, v_tif, v_class, v_order_id, e.leg, v_order_id,
+        case when v_exit_side = 'sell' then 'sell_to_close' else 'buy_to_close' end::mbt.position_intent,
+        v_qty, e.limit_price, e.stop_price, false, case when v_class = 'oco' then v_status else 'held' end,
+        p_as_of, p_as_of, p_as_of, v_expires_at
+    from (
+        values
+        ('take_profit'::mbt.order_leg, 'limit'::mbt.order_type, v_tp_limit, null::numeric),
+        ('stop_loss', case when v_sl_limit is null then 'stop' else 'stop_limit' end::mbt.order_type, v_sl_limit, v_sl_stop)
+    ) as e (leg, order_type, limit_price, stop_price)
+    where v_class <> 'simple' and (e.leg = 'take_profit' and v_class <> 'oco' and v_tp_limit is not null
+        or e.leg = 'stop_loss' and v_sl_stop is not null);
+
     insert into mbt.order_events (account_id, order_id, event, event_at, order_state)
-    values (p_account_id, v_order.order_id, 'submitted', p_as_of, mbt.order_json(v_order));
-    perform mbt.publish_trade_updates(array[
-        mbt.trade_update(case when v_order.status = 'new' then 'new' else 'accepted' end, mbt.order_json(v_order),
+    select p_account_id, o.order_id, 'submitted', p_as_of, mbt.order_json(o)
+    from mbt.orders as o
+    where o.account_id = p_account_id and (o.order_id = v_order_id or v_class <> 'simple' and o.group_id = v_order_id);
+    perform mbt.publish_trade_updates(array(
+        select mbt.trade_update(case when o.status = 'new' then 'new' else 'accepted' end, mbt.order_json(o),
             p_account_id, p_as_of)
-    ]);
+        from mbt.orders as o
+        where o.account_id = p_account_id and (o.order_id = v_order_id or v_class <> 'simple' and o.group_id = v_order_id)
+            and o.status <> 'held'
+        order by o.order_id <> v_order_id
+    ));
 
     -- fill-or-kill: all of it against this quote, or nothing
     if v_tif = 'fok' and not coalesce(
@@ -292,7 +467,8 @@ begin
     then
         perform mbt.fill_orders(
             array[(select q from md.quotes as q where q.quote_id = v_quote.quote_id and q.quote_time = v_quote.quote_time)],
-            array[v_order.order_id],
+            array(select o.order_id from mbt.orders as o where o.account_id = p_account_id
+                and (o.order_id = v_order_id or v_class = 'oco' and o.group_id = v_order_id)),
             p_as_of
         );
         select * into v_order from mbt.orders as o where o.account_id = p_account_id and o.order_id = v_order.order_id;
@@ -304,5 +480,6 @@ begin
     return v_order;
 end;
 $$;
-comment on function mbt.submit_order(uuid, jsonb, timestamptz) is
-'Validate and place an equity order at p_as_of (Alpaca''s rules); fills at once when the latest fresh quote makes it marketable.';
+comment on function mbt.submit_order(uuid, jsonb, timestamptz, uuid) is
+$$Validate and place an equity order at p_as_of (Alpaca's rules); fills at once when the latest fresh quote makes
+it marketable. p_group_id: the group a replacing entry joins (its own exits are no wash trade).$$;

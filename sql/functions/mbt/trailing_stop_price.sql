@@ -1,0 +1,18 @@
+-- The stop price of a trailing stop: the mark it trails (the high-water mark of the bid for a sell,
+-- the low-water mark of the ask for a buy) less (sell) or plus (buy) the trail, in dollars or in
+-- percent, rounded to the cent ($1.00 and above) or to 1/100 cent (below $1.00).
+create or replace function mbt.trailing_stop_price(
+    p_side mbt.order_side, p_mark numeric, p_trail_price numeric, p_trail_percent numeric
+)
+returns numeric
+language sql
+immutable
+parallel safe
+as $$
+    select round(
+        p_mark + case when p_side = 'sell' then -1 else 1 end * coalesce(p_trail_price, p_mark * p_trail_percent / 100),
+        case when p_mark >= 1 then 2 else 4 end
+    )
+$$;
+comment on function mbt.trailing_stop_price(mbt.order_side, numeric, numeric, numeric) is
+'Stop price of a trailing stop from its mark (sell: highest bid, buy: lowest ask) and its trail ($ or %), USD.';
