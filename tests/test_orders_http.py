@@ -94,3 +94,31 @@ def test_twenty_parallel_submissions_never_overdraw_the_account(cfg, api, symbol
         outcomes = list(pool.map(submit_one, range(20)))
     assert outcomes.count("ok") == 13 and outcomes.count("MBO11") == 7
     assert api.get("/api/account", headers=user.auth).json()["buying_power"] == "5000.00"  # 200,000 - 13 x 15,000
+
+
+def test_a_bracket_over_http_enters_then_exits_at_the_take_profit(api, admin, user, symbol, next_open):
+    bracket = {"symbol": symbol, **LIMIT, "order_class": "bracket",
+               "take_profit": {"limit_price": "110.00"}, "stop_loss": {"stop_price": "95.00"}}
+    r = api.post("/api/rpc/submit_order", json=bracket, headers=user.auth)
+    assert r.status_code == 200, r.text
+    entry = r.json()
+    assert [(leg["type"], leg["status"]) for leg in entry["legs"]] == [("limit", "held"), ("stop", "held")]
+
+    with admin.transaction():
+        insert_quotes(admin, (symbol, "99.90", "99.95", next_open + timedelta(minutes=1)),
+                      (symbol, "110.00", "110.05", next_open + timedelta(minutes=2)))
+
+    r = api.get("/api/rpc/list_orders", params={"status": "all", "nested": "true"}, headers=user.auth)
+    assert r.status_code == 200, r.text
+    [listed] = r.json()
+    assert (listed["id"], listed["status"], listed["filled_avg_price"]) == (entry["id"], "filled", "99.95")
+    assert [(leg["status"], leg["filled_avg_price"]) for leg in listed["legs"]] == [("filled", "110"), ("canceled", None)]
+    # not nested: the exits are orders of their own
+    assert len(api.get("/api/rpc/list_orders", params={"status": "all"}, headers=user.auth).json()) == 3
+
+
+def test_an_incomplete_bracket_is_a_422_naming_what_is_missing(api, user, symbol):
+    r = api.post("/api/rpc/submit_order", json={"symbol": symbol, **LIMIT, "order_class": "bracket",
+                                                 "take_profit": {"limit_price": "110.00"}}, headers=user.auth)
+    body = assert_error(r, 422, "MBO19")
+    assert "stop_loss.stop_price" in body["message"]

@@ -1,0 +1,89 @@
+"""Trailing stops on scripted quotes (Tuesday 2026-11-24, New York time). A sell trails the highest
+bid, a buy the lowest ask; the stop price moves with that mark and never back; the stop triggers on
+the quote that crosses it and fills there like a market order; only regular-hours quotes count."""
+
+from decimal import Decimal as D
+
+import pytest
+
+from conftest import sign_up_in_db
+from engine import add_asset, et, fills, insert_quotes, order, submit
+
+
+@pytest.fixture
+def acct(db):
+    add_asset(db, "ZTRL")
+    insert_quotes(db, ("ZTRL", "100.00", "100.10", et("2026-11-24 09:59:59")))
+    account = sign_up_in_db(db)["account_id"]
+    submit(db, account, et("2026-11-24 10:00"), symbol="ZTRL", qty=10, side="buy", type="market", time_in_force="day")
+    return account
+
+
+def sell_trailing(db, acct, **trail):
+    return submit(db, acct, et("2026-11-24 10:01"), symbol="ZTRL", qty=10, side="sell", type="trailing_stop",
+                  time_in_force="gtc", **trail)
+
+
+def test_a_sell_trailing_stop_starts_from_the_bid_at_submission(db, acct):
+    o = sell_trailing(db, acct, trail_price="2.00")
+    assert (o["hwm"], o["stop_price"], o["trail_price"], o["status"]) == ("100", "98", "2", "new")
+
+
+def test_the_stop_follows_the_highest_bid_and_never_moves_back(db, acct):
+    o = sell_trailing(db, acct, trail_price="2.00")
+    insert_quotes(db, ("ZTRL", "101.50", "101.60", et("2026-11-24 10:02")),
+                  ("ZTRL", "103.00", "103.10", et("2026-11-24 10:03")),
+                  ("ZTRL", "102.00", "102.10", et("2026-11-24 10:04")))
+    now = order(db, o["id"])
+    # highest bid 103.00, stop 103.00 - 2.00 = 101.00; the fall to 102.00 leaves both where they were
+    assert (now["hwm"], now["stop_price"], now["status"]) == ("103", "101", "new")
+
+
+def test_it_triggers_on_the_quote_that_crosses_the_stop_and_fills_at_its_bid(db, acct):
+    o = sell_trailing(db, acct, trail_price="2.00")
+    # one batch: up to 103.00 (stop 101.00), then a drop to 100.90: triggered and sold at 100.90
+    insert_quotes(db, ("ZTRL", "103.00", "103.10", et("2026-11-24 10:02")),
+                  ("ZTRL", "100.90", "101.00", et("2026-11-24 10:03")))
+    [f] = fills(db, o["id"])
+    assert (f["price"], f["rule"], f["qty"]) == (D("100.90"), "trailing_stop_triggered_bid", D(10))
+    assert order(db, o["id"])["hwm"] == "103"
+
+
+def test_a_gap_through_the_stop_fills_at_the_gapped_bid(db, acct):
+    o = sell_trailing(db, acct, trail_percent="1")
+    # stop 1% under 100.00 = 99.00; the market opens a gap to 95.00: the fill is 95.00, not 99.00
+    insert_quotes(db, ("ZTRL", "95.00", "95.20", et("2026-11-24 10:05")))
+    assert fills(db, o["id"])[0]["price"] == D("95.00")
+
+
+def test_a_percent_trail_rounds_the_stop_to_the_cent(db, acct):
+    o = sell_trailing(db, acct, trail_percent="1.5")
+    insert_quotes(db, ("ZTRL", "101.37", "101.40", et("2026-11-24 10:02")))
+    # 101.37 x (1 - 0.015) = 99.84945 -> 99.85
+    assert order(db, o["id"])["stop_price"] == "99.85"
+
+
+def test_a_buy_trailing_stop_trails_the_lowest_ask(db, acct):
+    o = submit(db, acct, et("2026-11-24 10:01"), symbol="ZTRL", qty=5, side="buy", type="trailing_stop",
+               time_in_force="day", trail_price="1.00")
+    assert (o["hwm"], o["stop_price"]) == ("100.1", "101.1")
+    insert_quotes(db, ("ZTRL", "98.90", "99.00", et("2026-11-24 10:02")),     # ask falls: stop 100.00
+                  ("ZTRL", "99.95", "100.05", et("2026-11-24 10:03")))    # ask 100.05 >= 100.00: bought
+    [f] = fills(db, o["id"])
+    assert (f["price"], f["rule"]) == (D("100.05"), "trailing_stop_triggered_ask")
+
+
+def test_quotes_outside_regular_hours_neither_move_nor_trigger_it(db, acct):
+    o = sell_trailing(db, acct, trail_price="2.00")
+    insert_quotes(db, ("ZTRL", "110.00", "110.10", et("2026-11-24 17:00")),   # after hours: no new mark
+                  ("ZTRL", "90.00", "90.10", et("2026-11-24 17:01")))     # after hours: no trigger
+    now = order(db, o["id"])
+    assert (now["hwm"], now["stop_price"], now["status"]) == ("100", "98", "new")
+
+
+def test_replace_changes_the_trail_in_its_unit(db, acct):
+    o = sell_trailing(db, acct, trail_price="2.00")
+    insert_quotes(db, ("ZTRL", "100.50", "100.60", et("2026-11-24 10:02")))
+    new = db.execute("select mbt.order_json(mbt.replace_order(%s, %s, %s::jsonb, %s))",
+                     [acct, o["id"], '{"trail": "0.50"}', et("2026-11-24 10:03")]).fetchone()[0]
+    assert (new["trail_price"], new["hwm"], new["stop_price"], new["replaces"]) == ("0.5", "100.5", "100", o["id"])
