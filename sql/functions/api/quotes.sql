@@ -5,7 +5,7 @@ create function api.quotes(
     symbol text,
     start timestamptz default null,
     "end" timestamptz default null,
-    "limit" integer default 1000,
+    page_size integer default 1000,
     page_token text default null,
     sort text default 'asc'
 )
@@ -18,4 +18,4 @@ as $$
     select md.quote_history(md.request_tier(), now(), $1, $2, $3, $4, $5, $6)
 $$;
 comment on function api.quotes(text, timestamptz, timestamptz, integer, text, text) is $$Historical quotes of one symbol
-start, end (RFC 3339, inclusive; default: the beginning of the day to the newest your tier sees), limit (1-10000, default 1000), page_token (the previous page's next_page_token), sort (asc or desc). Returns {"quotes": [{t, bx, bp, bs, ax, ap, as, c, z}], "symbol", "next_page_token", "feed"}. Asking for data newer than your tier sees is MBD01, older is MBD02 (403).$$;
+start, end (RFC 3339, inclusive; default: the beginning of the day to the newest your tier sees), page_size (1-10000, default 1000; Alpaca's limit, which in PostgREST is its own ?limit=), page_token (the previous page's next_page_token), sort (asc or desc). Returns {"quotes": [{t, bx, bp, bs, ax, ap, as, c, z}], "symbol", "next_page_token", "feed"}. Asking for data newer than your tier sees is MBD01, older is MBD02 (403).$$;

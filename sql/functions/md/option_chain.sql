@@ -31,8 +31,8 @@ begin
         perform mbt.raise_error('MBV04', 'underlying_symbol is missing.', null, 'Name the underlying: underlying_symbol=AAPL.');
     end if;
     if v_type not in ('call', 'put') or v_limit is null or v_limit not between 1 and 10000 then
-        perform mbt.raise_error('MBV03', 'Invalid option chain parameters.', format('type = %s, limit = %s', v_type, v_limit),
-            'type: call or put (or leave it out for both); limit: 1 to 10000.');
+        perform mbt.raise_error('MBV03', 'Invalid option chain parameters.', format('type = %s, page_size = %s', v_type, v_limit),
+            'type: call or put (or leave it out for both); page_size: 1 to 10000.');
     end if;
     if nullif(p_page_token, '') is not null then
         begin

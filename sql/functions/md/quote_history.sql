@@ -31,8 +31,8 @@ begin
         perform mbt.raise_error('MBV04', 'symbol is missing.', null, 'Name one symbol: symbol=AAPL.');
     end if;
     if v_limit is null or v_limit not between 1 and 10000 or v_sort is null or v_sort not in ('asc', 'desc') then
-        perform mbt.raise_error('MBV03', 'Invalid paging parameters.', format('limit = %s, sort = %s', v_limit, v_sort),
-            'limit: 1 to 10000; sort: asc or desc.');
+        perform mbt.raise_error('MBV03', 'Invalid paging parameters.', format('page_size = %s, sort = %s', v_limit, v_sort),
+            'page_size: 1 to 10000; sort: asc or desc.');
     end if;
     select r.* into strict v_range from md.requested_range(p_tier, p_now, p_start, p_end) as r;
     select t.* into strict v_after from md.read_page_token(p_page_token) as t;
@@ -96,4 +96,4 @@ end;
 $$;
 comment on function md.quote_history(auth.tier, timestamptz, text, timestamptz, timestamptz, integer, text, text) is
 $$Alpaca's historical quotes response {"quotes", "symbol", "next_page_token", "feed"} for one symbol, inside p_tier's window at p_now
-(md.requested_range: MBD01/MBD02 beyond it). limit 1-10000, sort asc or desc (MBV03 otherwise).$$;
+(md.requested_range: MBD01/MBD02 beyond it). p_limit 1-10000, sort asc or desc (MBV03 otherwise).$$;

@@ -37,7 +37,7 @@ as $$
         w.feed,
         w.delay,
         w.history,
-        p_now - w.history,
+        (p_now at time zone 'America/New_York' - w.history) at time zone 'America/New_York',
         p_now - w.delay
     from (values
         ('free'::auth.tier, 'delayed_sip', interval '15 minutes', interval '7 days'),
@@ -47,7 +47,7 @@ as $$
     where w.tier = coalesce(p_tier, 'free')
 $$;
 comment on function md.quote_window(auth.tier, timestamptz) is $$The market data a tier may see at p_now: quote_time (bar end) in [visible_from, visible_until].
-A null bound is open: visible_until is null in real time (pro, pro_plus), visible_from is null for the whole archive (pro_plus).
+History counts New York calendar days. A null bound is open: visible_until is null in real time (pro, pro_plus), visible_from is null for the whole archive (pro_plus).
 feed is Alpaca's name for it: delayed_sip (15 minutes late) or sip (real time). delay and history are the rule itself.$$;
 
 -- The time range a history request (quotes, bars) reads, inside the caller's window. Asking for
