@@ -32,6 +32,17 @@ MATRIX = {
                                   {"user A": "own orders", "user B": "own orders", "anonymous": 401}),
     ("function", "cancel_all_orders"): ("POST", "/api/rpc/cancel_all_orders", None,
                                         {"user A": "own canceled", "user B": "own canceled", "anonymous": 401}),
+    # market data: assets are reference data for everyone; prices need a signed-in caller (tier-gated)
+    ("view", "assets"): ("GET", "/api/assets?symbol=eq.ZRLS", None, {"user A": 200, "user B": 200, "anonymous": 200}),
+    ("function", "market_data_window"): ("GET", "/api/rpc/market_data_window", None,
+                                         {"user A": 200, "user B": 200, "anonymous": 401}),
+    ("function", "latest_quotes"): ("GET", "/api/rpc/latest_quotes?symbols=ZRLS", None,
+                                    {"user A": 200, "user B": 200, "anonymous": 401}),
+    ("function", "quotes"): ("GET", "/api/rpc/quotes?symbol=ZRLS", None,
+                             {"user A": 200, "user B": 200, "anonymous": 401}),
+    ("function", "bars"): ("GET", "/api/rpc/bars?symbol=ZRLS", None, {"user A": 200, "user B": 200, "anonymous": 401}),
+    ("function", "option_chain"): ("GET", "/api/rpc/option_chain?underlying_symbol=ZRLS", None,
+                                   {"user A": 200, "user B": 200, "anonymous": 401}),
 }
 CALLERS = ["user A", "user B", "anonymous"]
 

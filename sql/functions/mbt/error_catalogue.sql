@@ -1,6 +1,7 @@
 -- The catalogue of MBT's own error codes: one row per code, with the HTTP status it answers with.
 -- docs/errors.md lists the same rows (a test keeps the two equal). Codes are valid SQLSTATEs of
--- class MB (not used by PostgreSQL): MBA auth, MBR rate limits, MBV bad input, MBN not found, MBS service.
+-- class MB (not used by PostgreSQL): MBA auth, MBD market data, MBR rate limits, MBV bad input, MBN not found,
+-- MBS service.
 create or replace function mbt.error_catalogue()
 returns table (code text, http_status integer, title text)
 language sql
@@ -21,6 +22,8 @@ as $$
         ('MBA10', 404, 'session_not_found'),
         ('MBA11', 403, 'csrf_header_missing'),
         ('MBA12', 403, 'audit_is_append_only'),
+        ('MBD01', 403, 'recent_data_not_in_tier'),
+        ('MBD02', 403, 'history_not_in_tier'),
         ('MBO01', 422, 'unknown_symbol'),
         ('MBO02', 422, 'asset_not_tradable'),
         ('MBO03', 422, 'invalid_quantity'),

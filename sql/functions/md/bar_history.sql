@@ -1,0 +1,93 @@
+-- One-minute bars of one symbol inside a tier's window at p_now (api.bars passes the caller's tier and
+-- now()). A bar is visible once its minute is over inside the window: bar_time + 1 minute <= visible_until.
+create or replace function md.bar_history(
+    p_tier auth.tier,
+    p_now timestamptz,
+    p_symbol text,
+    p_start timestamptz,
+    p_end timestamptz,
+    p_limit integer,
+    p_page_token text,
+    p_sort text
+)
+returns jsonb
+language plpgsql
+stable
+set search_path = ''
+as $$
+declare
+    v_symbol text := upper(trim(p_symbol));
+    v_limit integer := p_limit;
+    v_sort text := p_sort;
+    v_range record;
+    v_after record;
+    v_last_bar_time timestamptz;
+    v_bars jsonb;
+    v_count bigint;
+    v_last_time timestamptz;
+begin
+    if coalesce(v_symbol, '') = '' then
+        perform mbt.raise_error('MBV04', 'symbol is missing.', null, 'Name one symbol: symbol=AAPL.');
+    end if;
+    if v_limit is null or v_limit not between 1 and 10000 or v_sort is null or v_sort not in ('asc', 'desc') then
+        perform mbt.raise_error('MBV03', 'Invalid paging parameters.', format('page_size = %s, sort = %s', v_limit, v_sort),
+            'page_size: 1 to 10000; sort: asc or desc.');
+    end if;
+    select r.* into strict v_range from md.requested_range(p_tier, p_now, p_start, p_end) as r;
+    select t.* into strict v_after from md.read_page_token(p_page_token) as t;
+    -- the last bar inside the range whose minute is over inside the window
+    v_last_bar_time := least(v_range.range_end, v_range.visible_until - interval '1 minute');
+
+    if v_sort = 'asc' then
+        select
+            coalesce(jsonb_agg(md.bar_json(p.b) order by p.n) filter (where p.n <= v_limit), '[]'),
+            count(*),
+            max((p.b).bar_time) filter (where p.n = v_limit)
+        into v_bars, v_count, v_last_time
+        from (
+            select k.b, row_number() over (order by k.bar_time asc) as n
+            from (
+                select b, b.bar_time
+                from md.bars_1m as b
+                where
+                    b.symbol = v_symbol
+                    and b.bar_time >= v_range.range_start
+                    and b.bar_time <= v_last_bar_time
+                    and (v_after.after_time is null or b.bar_time > v_after.after_time)
+                order by b.bar_time asc
+                limit v_limit + 1
+            ) as k
+        ) as p;
+    else
+        select
+            coalesce(jsonb_agg(md.bar_json(p.b) order by p.n) filter (where p.n <= v_limit), '[]'),
+            count(*),
+            max((p.b).bar_time) filter (where p.n = v_limit)
+        into v_bars, v_count, v_last_time
+        from (
+            select k.b, row_number() over (order by k.bar_time desc) as n
+            from (
+                select b, b.bar_time
+                from md.bars_1m as b
+                where
+                    b.symbol = v_symbol
+                    and b.bar_time >= v_range.range_start
+                    and b.bar_time <= v_last_bar_time
+                    and (v_after.after_time is null or b.bar_time < v_after.after_time)
+                order by b.bar_time desc
+                limit v_limit + 1
+            ) as k
+        ) as p;
+    end if;
+
+    return jsonb_build_object(
+        'bars', v_bars,
+        'symbol', v_symbol,
+        'next_page_token', case when v_count > v_limit then md.page_token(v_last_time, null) end,
+        'feed', v_range.feed
+    );
+end;
+$$;
+comment on function md.bar_history(auth.tier, timestamptz, text, timestamptz, timestamptz, integer, text, text) is
+$$Alpaca's bars response {"bars", "symbol", "next_page_token", "feed"} of one-minute bars of one symbol, inside p_tier's window at p_now
+(a bar counts from its minute's end). limit 1-10000, sort asc or desc (MBV03 otherwise).$$;
