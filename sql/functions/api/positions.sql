@@ -13,6 +13,8 @@ select
     round((v.market_value - v.avg_entry_price * v.qty) / nullif(abs(v.avg_entry_price * v.qty), 0), 6)::text
         as unrealized_plpc,
     trim_scale(round(v.current_price, 4))::text as current_price,
+    trim_scale(round(v.lastday_price, 4))::text as lastday_price,
+    round((v.current_price - v.lastday_price) / nullif(v.lastday_price, 0), 6)::text as change_today,
     round(v.realized_pl, 2)::text as realized_pl
 from api.position_marks as v;
 
@@ -30,6 +32,8 @@ comment on column api.positions.cost_basis is 'qty x avg_entry_price, USD.';
 comment on column api.positions.unrealized_pl is 'market_value - cost_basis, USD.';
 comment on column api.positions.unrealized_plpc is 'unrealized_pl / |cost_basis|, a fraction (0.05 = 5%).';
 comment on column api.positions.current_price is 'Midpoint of the latest quote, USD.';
+comment on column api.positions.lastday_price is 'Mark at the previous trading day''s close (its end-of-day snapshot), USD; null if not held then.';
+comment on column api.positions.change_today is '(current_price - lastday_price) / lastday_price, a fraction (0.01 = 1%).';
 comment on column api.positions.realized_pl is 'Profit or loss realized on the symbol to date, USD.';
 
 create view api.fills as

@@ -1,7 +1,7 @@
 -- The catalogue of MBT's own error codes: one row per code, with the HTTP status it answers with.
 -- docs/errors.md lists the same rows (a test keeps the two equal). Codes are valid SQLSTATEs of
--- class MB (not used by PostgreSQL): MBA auth, MBD market data, MBR rate limits, MBV bad input, MBN not found,
--- MBS service.
+-- class MB (not used by PostgreSQL): MBA auth, MBD market data, MBO orders, MBL order lifecycle (activities,
+-- portfolio history, closing positions), MBR rate limits, MBV bad input, MBN not found, MBS service.
 create or replace function mbt.error_catalogue()
 returns table (code text, http_status integer, title text)
 language sql
@@ -44,6 +44,11 @@ as $$
         ('MBO18', 422, 'invalid_trailing_stop'),
         ('MBO19', 422, 'invalid_order_class'),
         ('MBO20', 422, 'invalid_exit_prices'),
+        ('MBL01', 422, 'invalid_activity_query'),
+        ('MBL02', 422, 'invalid_page_token'),
+        ('MBL03', 422, 'invalid_portfolio_history_query'),
+        ('MBL04', 404, 'position_not_found'),
+        ('MBL05', 422, 'invalid_close_quantity'),
         ('MBR01', 429, 'rate_limited'),
         ('MBV01', 400, 'malformed_body'),
         ('MBV02', 413, 'body_too_large'),

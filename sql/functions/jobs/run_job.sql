@@ -1,0 +1,90 @@
+-- The scheduled jobs' entry points (jobs/scheduler.py calls them as mbt_jobs). Each run acts for an
+-- explicit instant (as_of, from md.market_calendar), is idempotent (a repeat changes nothing), and is
+-- recorded in jobs.run_log with what it changed.
+
+-- When each job acts, between two instants: day-order expiry at the end of the opening auction window
+-- (opg, open + 1 minute), at the close (day, cls) and at the end of after-hours (extended_hours day
+-- orders); the end-of-day snapshot at the close; gtc expiry every day at 16:15 ET.
+create or replace function jobs.due_runs(p_after timestamptz, p_until timestamptz)
+returns table (job text, as_of timestamptz)
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+    select r.job, r.as_of
+    from (
+        select 'expire_day_orders' as job, c.market_open + interval '1 minute' as as_of, 1 as step
+        from md.market_calendar as c
+        union all
+        select 'expire_day_orders', c.market_close, 1 from md.market_calendar as c
+        union all
+        select 'write_eod_snapshots', c.market_close, 2 from md.market_calendar as c
+        union all
+        select 'expire_day_orders', c.session_close, 1 from md.market_calendar as c
+        union all
+        select 'expire_gtc_orders', (d::date + time '16:15') at time zone 'America/New_York', 1
+        from generate_series(
+            (p_after at time zone 'America/New_York')::date, (p_until at time zone 'America/New_York')::date, interval '1 day'
+        ) as d
+    ) as r
+    where r.as_of > p_after and r.as_of <= p_until
+    order by r.as_of, r.step, r.job
+$$;
+comment on function jobs.due_runs(timestamptz, timestamptz) is
+'The runs due in (p_after, p_until]: (job, as_of) in time order, from md.market_calendar (early closes included).';
+
+create or replace function jobs.run_job(p_job text, p_as_of timestamptz)
+returns bigint
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+declare
+    v_started timestamptz := clock_timestamp();
+    v_rows bigint;
+begin
+    if p_as_of is null then
+        raise exception 'jobs.run_job: as_of is required (the instant the run acts for)';
+    end if;
+    v_rows := case p_job
+        when 'expire_day_orders' then mbt.expire_day_orders(p_as_of)
+        when 'expire_gtc_orders' then mbt.expire_gtc_orders(p_as_of)
+        when 'write_eod_snapshots' then mbt.write_eod_snapshots(p_as_of)
+    end;
+    if v_rows is null then
+        raise exception 'jobs.run_job: unknown job %', p_job
+            using hint = 'expire_day_orders, expire_gtc_orders or write_eod_snapshots.';
+    end if;
+    insert into jobs.run_log (job, as_of, rows_affected, started_at, finished_at)
+    values (p_job, p_as_of, v_rows, v_started, clock_timestamp());
+    return v_rows;
+end;
+$$;
+comment on function jobs.run_job(text, timestamptz) is
+'Run one job for the instant p_as_of and log it in jobs.run_log; returns the rows it changed (0 on a repeat).';
+
+create or replace function jobs.record_failure(p_job text, p_as_of timestamptz, p_started_at timestamptz, p_error text)
+returns void
+language sql
+volatile
+security definer
+set search_path = ''
+as $$
+    insert into jobs.run_log (job, as_of, started_at, finished_at, error)
+    values (p_job, p_as_of, p_started_at, clock_timestamp(), p_error)
+$$;
+comment on function jobs.record_failure(text, timestamptz, timestamptz, text) is
+'Log a run that failed (its transaction rolled back, so nothing else changed).';
+
+create or replace function jobs.last_run_as_of()
+returns timestamptz
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+    select max(r.as_of) from jobs.run_log as r where r.error is null
+$$;
+comment on function jobs.last_run_as_of() is 'The latest instant a job ran for successfully: where a restarted scheduler catches up from.';
