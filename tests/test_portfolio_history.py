@@ -154,8 +154,9 @@ def test_positions_show_the_previous_close_and_the_change_today(db, acct):
     submit(db, acct, et("2026-12-01 10:00:01"), **MARKET, qty=10, side="buy")
     insert_quotes(db, ("ZPH", "50.90", "51.10", et("2026-12-01 10:01")))  # mark 51.00
     # the close of the trading day before the one in progress, as api.position_marks finds it
-    previous = db.execute("select max(trading_date) from md.market_calendar where trading_date < "
-                          "(select max(trading_date) from md.market_calendar where session_open <= now())").fetchone()[0]
+    previous = db.execute(
+        "select max(trading_date) from md.market_calendar where trading_date < "
+        "(select max(trading_date) from md.market_calendar where session_open <= now())").fetchone()[0]
     db.execute("insert into mbt.position_snapshots values (%s, %s, 'ZPH', 10, 50.00)", [acct, previous])
     act_as(db, "app_user", user_id)
     row = db.execute("select lastday_price, change_today from api.positions where symbol = 'ZPH'").fetchone()
