@@ -42,6 +42,7 @@ grant select on md.market_calendar to api_owner;
 grant usage on schema jobs to mbt_jobs;
 grant execute on function
 jobs.due_runs(timestamptz, timestamptz),
+jobs.missed_runs(timestamptz, timestamptz),
 jobs.run_job(text, timestamptz),
 jobs.record_failure(text, timestamptz, timestamptz, text),
 jobs.last_run_as_of()

@@ -34,6 +34,24 @@ $$;
 comment on function jobs.due_runs(timestamptz, timestamptz) is
 'The runs due in (p_after, p_until]: (job, as_of) in time order, from md.market_calendar (early closes included).';
 
+-- The due runs that have no successful run in the log: what a restarted scheduler catches up on.
+create or replace function jobs.missed_runs(p_after timestamptz, p_until timestamptz)
+returns table (job text, as_of timestamptz)
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+    select d.job, d.as_of
+    from jobs.due_runs(p_after, p_until) with ordinality as d (job, as_of, n)
+    where not exists (
+        select from jobs.run_log as r where r.job = d.job and r.as_of = d.as_of and r.error is null
+    )
+    order by d.n
+$$;
+comment on function jobs.missed_runs(timestamptz, timestamptz) is
+'The runs due in (p_after, p_until] that jobs.run_log has no successful run of, in time order.';
+
 create or replace function jobs.run_job(p_job text, p_as_of timestamptz)
 returns bigint
 language plpgsql
@@ -87,4 +105,4 @@ set search_path = ''
 as $$
     select max(r.as_of) from jobs.run_log as r where r.error is null
 $$;
-comment on function jobs.last_run_as_of() is 'The latest instant a job ran for successfully: where a restarted scheduler catches up from.';
+comment on function jobs.last_run_as_of() is 'The latest instant a job ran for successfully (a restarted scheduler catches up from a day before it).';
