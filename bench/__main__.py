@@ -40,7 +40,7 @@ from mbtctl import stack
 from mbtctl.config import PROJECT_ROOT, Config
 from mbtctl.services import postgrest_env
 
-from . import cpu, engine, submit
+from . import cpu, engine, lifecycle_jobs, submit
 
 BENCH_DIR = Path(__file__).resolve().parent
 DATA_DIR = PROJECT_ROOT / ".data" / "bench"
@@ -310,11 +310,11 @@ def disturbance_note(results: dict[str, Result]) -> list[str]:
 
 
 def render_report(cfg: Config, results: dict[str, Result], submitted: submit.SubmitResult,
-                  engine_results: engine.EngineResults, seconds: float) -> str:
+                  engine_results: engine.EngineResults, seconds: float, extra: list[list[str]] = ()) -> str:
     sections = [["# MBT bench: the gateway, order submission and the fill engine"], machine(cfg),
                 ["## The gateway against PostgREST"], figures_table(results),
                 ratios_table(results) + disturbance_note(results), cpu_table(results),
-                submit.section(submitted), *engine.render(engine_results),
+                submit.section(submitted), *engine.render(engine_results), *extra,
                 [f"Whole run (stack, gateway, submission, engine): {seconds / 60:.1f} minutes."]]
     return "\n\n".join("\n".join(section) for section in sections) + "\n"
 
@@ -336,8 +336,9 @@ def main() -> int:
         results, tokens, tokens_file = run_bench(cfg)
         submitted = submit.run(cfg, tokens, tokens_file)
         engine_results = engine.run(cfg, quotes=args.engine_quotes)
+        extra = [lifecycle_jobs.section(lifecycle_jobs.run(cfg))]  # later parts: one section each
         seconds = (datetime.datetime.now(datetime.UTC) - started).total_seconds()
-        report = render_report(cfg, results, submitted, engine_results, seconds)
+        report = render_report(cfg, results, submitted, engine_results, seconds, extra)
     except (BenchError, submit.SubmitError) as exc:
         print(f"bench: FAILED: {exc}", file=sys.stderr)
         return 1
