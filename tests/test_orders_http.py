@@ -112,7 +112,8 @@ def test_a_bracket_over_http_enters_then_exits_at_the_take_profit(api, admin, us
     assert r.status_code == 200, r.text
     [listed] = r.json()
     assert (listed["id"], listed["status"], listed["filled_avg_price"]) == (entry["id"], "filled", "99.95")
-    assert [(leg["status"], leg["filled_avg_price"]) for leg in listed["legs"]] == [("filled", "110"), ("canceled", None)]
+    assert [(leg["status"], leg["filled_avg_price"]) for leg in listed["legs"]] == [
+        ("filled", "110"), ("canceled", None)]
     # not nested: the exits are orders of their own
     assert len(api.get("/api/rpc/list_orders", params={"status": "all"}, headers=user.auth).json()) == 3
 

@@ -43,6 +43,15 @@ MATRIX = {
     ("function", "bars"): ("GET", "/api/rpc/bars?symbol=ZRLS", None, {"user A": 200, "user B": 200, "anonymous": 401}),
     ("function", "option_chain"): ("GET", "/api/rpc/option_chain?underlying_symbol=ZRLS", None,
                                    {"user A": 200, "user B": 200, "anonymous": 401}),
+    # order lifecycle: each works on the caller's own account only
+    ("function", "account_activities"): ("GET", "/api/rpc/account_activities", None,
+                                         {"user A": 200, "user B": 200, "anonymous": 401}),
+    ("function", "portfolio_history"): ("GET", "/api/rpc/portfolio_history", None,
+                                        {"user A": 200, "user B": 200, "anonymous": 401}),
+    ("function", "close_position"): ("POST", "/api/rpc/close_position", {"symbol": "ZRLS"},
+                                     {"user A": 404, "user B": 404, "anonymous": 401}),
+    ("function", "close_all_positions"): ("POST", "/api/rpc/close_all_positions", {},
+                                          {"user A": 207, "user B": 207, "anonymous": 401}),
 }
 CALLERS = ["user A", "user B", "anonymous"]
 
