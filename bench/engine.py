@@ -100,6 +100,7 @@ class EngineResults:
     explain: dict | None = None  # auto_explain's JSON plan of the engine statement on one batch
     explain_ms: float = 0.0
     setup_seconds: dict[str, float] = field(default_factory=dict)
+    lifecycle: object | None = None  # bench.lifecycle_engine.LifecycleResult
 
 
 # --- the market: assets, accounts -----------------------------------------------------------------
@@ -462,6 +463,8 @@ def run(cfg: Config, quotes: int = QUOTES, explain_at: int = SCALE_SIZES[0]) -> 
         set_up_market(db)
         setup = {"assets, 10k users and accounts": time.perf_counter() - t}
         results = run_throughput(db, setup, quotes)
+        from bench import lifecycle_engine
+        results.lifecycle = lifecycle_engine.run(db, results)
         run_scaling(db, results, explain_at)
     return results
 
@@ -579,4 +582,6 @@ def setup_section(r: EngineResults) -> list[str]:
 
 
 def render(r: EngineResults) -> list[list[str]]:
-    return [throughput_section(r), scaling_section(r), explain_section(r), setup_section(r)]
+    from bench import lifecycle_engine
+    lifecycle = lifecycle_engine.render(r.lifecycle) if r.lifecycle else []
+    return [throughput_section(r), lifecycle, scaling_section(r), explain_section(r), setup_section(r)]

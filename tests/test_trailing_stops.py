@@ -87,3 +87,15 @@ def test_replace_changes_the_trail_in_its_unit(db, acct):
     new = db.execute("select mbt.order_json(mbt.replace_order(%s, %s, %s::jsonb, %s))",
                      [acct, o["id"], '{"trail": "0.50"}', et("2026-11-24 10:03")]).fetchone()[0]
     assert (new["trail_price"], new["hwm"], new["stop_price"], new["replaces"]) == ("0.5", "100.5", "100", o["id"])
+
+
+def test_a_batch_that_cannot_trigger_it_still_moves_its_mark_and_a_later_one_triggers_it(db, acct):
+    o = sell_trailing(db, acct, trail_percent="2")
+    # one batch up to 105.00 with a pull-back of 1 % at most: the mark moves, the stop with it (102.90)
+    insert_quotes(db, ("ZTRL", "104.00", "104.10", et("2026-11-24 10:02")),
+                  ("ZTRL", "105.00", "105.10", et("2026-11-24 10:03")),
+                  ("ZTRL", "103.95", "104.05", et("2026-11-24 10:04")))
+    now = order(db, o["id"])
+    assert (now["hwm"], now["stop_price"], now["status"]) == ("105", "102.9", "new")
+    insert_quotes(db, ("ZTRL", "102.90", "103.00", et("2026-11-24 10:05")))
+    assert fills(db, o["id"])[0]["price"] == D("102.90")

@@ -65,39 +65,80 @@ begin
         group by b.symbol
     ),
 
+    -- per symbol, what the batch's regular-session quotes do to trailing stops: the extremes that move
+    -- their marks, and the largest pull-back from the running extreme (in dollars, and as a fraction
+    -- with a cent of slack for the stop's rounding), which a trail must not exceed to be triggered
+    trail_range as (
+        select
+            t.symbol, max(t.bid_price) as max_bid, min(t.ask_price) as min_ask, min(t.bid_price) as min_bid,
+            max(t.ask_price) as max_ask, max(t.high_bid - t.bid_price) as pullback,
+            max(1 - (t.bid_price - 0.01) / t.high_bid) as pullback_fraction, max(t.ask_price - t.low_ask) as rebound,
+            max((t.ask_price + 0.01) / t.low_ask - 1) as rebound_fraction, min(t.quote_time) as first_time,
+            max(t.quote_time) as last_time
+        from (
+            select
+                b.*, max(b.bid_price) over w as high_bid, min(b.ask_price) over w as low_ask
+            from batch as b
+            where b.market_session = 'regular'
+            window w as (partition by b.symbol order by b.quote_time, b.quote_id rows unbounded preceding)
+        ) as t
+        group by t.symbol
+    ),
+
+    -- untriggered trailing stops on the batch's symbols; the few the batch may trigger (or that are
+    -- too new for the summary) go quote by quote with the other candidates, the rest only move their mark
+    trailing_stops as materialized (
+        select
+            o as resting, r.max_bid, r.min_ask, r.last_time,
+            coalesce(o.submitted_at > r.first_time or coalesce(o.expires_at, 'infinity') <= r.last_time or o.hwm is null
+            or case when o.side = 'sell' then
+                r.min_bid <= o.stop_price or coalesce(o.trail_price <= r.pullback, o.trail_percent / 100 <= r.pullback_fraction)
+            else
+                r.max_ask >= o.stop_price or coalesce(o.trail_price <= r.rebound, o.trail_percent / 100 <= r.rebound_fraction)
+            end, true) as may_trigger
+        from trail_range as r
+        inner join mbt.orders as o
+            on r.symbol = o.symbol and o.status in ('new', 'partially_filled', 'accepted')
+            and o.order_type = 'trailing_stop' and o.stop_triggered_at is null
+        where v_only_orders is null
+    ),
+
     -- the resting orders a quote of the batch can fill or trigger, one index range per kind
-    reachable as (
-        select o.account_id, o.order_id
+    reachable as materialized (
+        select o.*
         from mbt.orders as o
         where v_only_orders is not null and o.order_id = any(v_only_orders)
             and o.status in ('new', 'partially_filled', 'accepted')
         union all
-        select x.account_id, x.order_id
+        select x.*
         from batch_range as r
         cross join lateral (
-            select o.account_id, o.order_id from mbt.orders as o
+            select o.* from mbt.orders as o
             where o.symbol = r.symbol and o.status in ('new', 'partially_filled', 'accepted')
                 and o.order_type = 'limit' and o.side = 'buy' and o.limit_price >= r.min_ask
             union all
-            select o.account_id, o.order_id from mbt.orders as o
+            select o.* from mbt.orders as o
             where o.symbol = r.symbol and o.status in ('new', 'partially_filled', 'accepted')
                 and o.order_type = 'limit' and o.side = 'sell' and o.limit_price <= r.max_bid
             union all
-            select o.account_id, o.order_id from mbt.orders as o
+            select o.* from mbt.orders as o
             where o.symbol = r.symbol and o.status in ('new', 'partially_filled', 'accepted')
                 and o.order_type in ('stop', 'stop_limit') and o.stop_triggered_at is null
                 and o.side = 'buy' and o.stop_price <= r.max_ask
             union all
-            select o.account_id, o.order_id from mbt.orders as o
+            select o.* from mbt.orders as o
             where o.symbol = r.symbol and o.status in ('new', 'partially_filled', 'accepted')
                 and o.order_type in ('stop', 'stop_limit') and o.stop_triggered_at is null
                 and o.side = 'sell' and o.stop_price >= r.min_bid
             union all
-            select o.account_id, o.order_id from mbt.orders as o
+            select o.* from mbt.orders as o
             where o.symbol = r.symbol and o.status in ('new', 'partially_filled', 'accepted')
                 and (o.order_type not in ('limit', 'stop', 'stop_limit') or o.stop_triggered_at is not null)
+                and not (o.order_type = 'trailing_stop' and o.stop_triggered_at is null)
         ) as x
         where v_only_orders is null
+        union all
+        select (t.resting).* from trailing_stops as t where t.may_trigger
     ),
 
     candidates as (
@@ -107,8 +148,7 @@ begin
             o.group_id, o.leg, a.fill_model,
             b.quote_id, b.bid_price, b.ask_price, b.bid_size, b.ask_size, b.bid_exchange, b.ask_exchange,
             b.quote_time
-        from reachable as ro
-        inner join mbt.orders as o on ro.account_id = o.account_id and ro.order_id = o.order_id
+        from reachable as o
         inner join batch as b on o.symbol = b.symbol
         inner join mbt.accounts as a on o.account_id = a.account_id
         where (p_as_of is not null or b.quote_time >= o.submitted_at)
@@ -156,6 +196,21 @@ begin
             from with_trigger as t
             where t.mark is not null and t.quote_time <= coalesce(t.triggered_at, 'infinity')
             order by t.order_id, t.quote_time desc, t.quote_id desc
+        ) as m
+        where m.hwm is distinct from m.hwm_before
+        union all
+        -- the marks of trailing stops the batch cannot trigger, from the symbol's extremes
+        select
+            m.account_id, m.order_id, m.hwm, mbt.trailing_stop_price(m.side, m.hwm, m.trail_price, m.trail_percent),
+            m.last_time
+        from (
+            select
+                (t.resting).account_id, (t.resting).order_id, (t.resting).side, (t.resting).trail_price,
+                (t.resting).trail_percent, (t.resting).hwm as hwm_before, t.last_time,
+                case when (t.resting).side = 'sell' then greatest((t.resting).hwm, t.max_bid)
+                    else least((t.resting).hwm, t.min_ask) end as hwm
+            from trailing_stops as t
+            where not t.may_trigger
         ) as m
         where m.hwm is distinct from m.hwm_before
     ),
@@ -295,23 +350,32 @@ begin
         where o.leg in ('take_profit', 'stop_loss') and o.status in ('new', 'partially_filled', 'accepted')
     ),
 
+    -- one row per order that changes, from whichever of the above concern it (an aggregate over their
+    -- union, not joins: each of them may be large, and each names an order at most once)
     order_changes as (
         select
-            i.account_id, i.order_id, t.qty, t.value, t.last_time, t.leaves_qty, w.triggered_at,
-            m.hwm, m.stop_now, m.moved_at, g.group_leaves, g.last_filler, g.last_time as group_last_time
+            u.account_id, u.order_id, max(u.qty) as qty, max(u.value) as value, max(u.last_time) as last_time,
+            max(u.leaves_qty) as leaves_qty, max(u.triggered_at) as triggered_at, max(u.hwm) as hwm,
+            max(u.stop_now) as stop_now, max(u.moved_at) as moved_at, max(u.group_leaves) as group_leaves,
+            max(u.last_filler::text)::uuid as last_filler, max(u.group_last_time) as group_last_time
         from (
-            select t.account_id, t.order_id from order_totals as t
-            union
-            select w.account_id, w.order_id from triggered as w
-            union
-            select m.account_id, m.order_id from trailing_moves as m
-            union
-            select g.account_id, g.order_id from group_exits as g
-        ) as i
-        left join order_totals as t on i.order_id = t.order_id
-        left join triggered as w on i.order_id = w.order_id
-        left join trailing_moves as m on i.order_id = m.order_id
-        left join group_exits as g on i.order_id = g.order_id
+            select
+                t.account_id, t.order_id, t.qty, t.value, t.last_time, t.leaves_qty, null::timestamptz as triggered_at,
+                null::numeric as hwm, null::numeric as stop_now, null::timestamptz as moved_at,
+                null::numeric as group_leaves, null::uuid as last_filler, null::timestamptz as group_last_time
+            from order_totals as t
+            union all
+            select w.account_id, w.order_id, null, null, null, null, w.triggered_at, null, null, null, null, null, null
+            from triggered as w
+            union all
+            select m.account_id, m.order_id, null, null, null, null, null, m.hwm, m.stop_now, m.moved_at, null, null, null
+            from trailing_moves as m
+            union all
+            select g.account_id, g.order_id, null, null, null, null, null, null, null, null, g.group_leaves, g.last_filler,
+                g.last_time
+            from group_exits as g
+        ) as u
+        group by u.account_id, u.order_id
     ),
 
     updated_orders as (
@@ -396,17 +460,25 @@ begin
         returning 1
     ),
 
+    -- the state of each order that filled, by id (one lookup per fill; the orders updated may be many
+    -- more than those that filled, trailing stops whose mark moved)
+    filled_orders as materialized (
+        select jsonb_object_agg(o.order_id::text, mbt.order_json(o)) as states
+        from updated_orders as o
+        where o.order_id = any(array(select f.order_id from new_fills as f))
+    ),
+
     events as (
         insert into mbt.order_events as e (account_id, order_id, event, event_at, fill_id, order_state)
         select
             f.account_id, f.order_id, case when f.leaves_qty = 0 then 'fill' else 'partial_fill' end, f.quote_time,
             f.fill_id,
-            mbt.order_json(o) || jsonb_build_object(
+            (o.states -> f.order_id::text) || jsonb_build_object(
                 'filled_qty', trim_scale(f.cum_qty)::text,
                 'status', case when f.leaves_qty = 0 then 'filled' else 'partially_filled' end
             )
         from new_fills as f
-        inner join updated_orders as o on f.order_id = o.order_id
+        cross join filled_orders as o
         returning e.account_id, e.order_id, e.event, e.event_at, e.fill_id, e.order_state
     ),
 
