@@ -29,7 +29,6 @@ fills on a crossed or locked quote.
 from __future__ import annotations
 
 import logging
-import math
 import threading
 import time
 from collections import deque
@@ -43,12 +42,14 @@ import psycopg
 log = logging.getLogger("ingest.quotes")
 NEW_YORK = ZoneInfo("America/New_York")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-MAX_DATETIME = datetime.max.replace(tzinfo=UTC)
+MAX_NS = 2**63 - 1
+HOUR_NS = 3600 * 1_000_000_000
+FIRST_NS, LAST_NS = 946_684_800 * 1_000_000_000, 4_102_444_800 * 1_000_000_000  # 2000 .. 2100
 NS = 1_000_000_000
 COLUMNS = ("symbol", "bid_price", "ask_price", "bid_size", "ask_size", "bid_exchange", "ask_exchange",
            "conditions", "tape", "quote_time", "received_at")
 QUOTE_TIME, RECEIVED_AT = 9, 10
-NUMBER = (int, float)
+NUMBER = frozenset((int, float))
 MAX_PRICE, MAX_SIZE = 1e10, 1e12  # numeric(14, 4) and (14, 2)
 LOG_PER_KIND = 5  # bad messages logged in full per kind and stats interval (all are counted)
 
@@ -57,6 +58,28 @@ def ns_to_datetime(ns: int) -> datetime:
     """Nanoseconds since the epoch as a datetime, truncated to microseconds (what PostgreSQL keeps).
     The stream and the historical API go through here alike, so the same quote has the same time."""
     return EPOCH + timedelta(microseconds=ns // 1000)
+
+
+_SECOND = [-1, ""]
+
+
+def ts_text(ns: int) -> str:
+    """ns since the epoch as COPY text for timestamptz (microseconds, truncated like ns_to_datetime); the
+    seconds part is formatted once per second. Called on the writer's thread only."""
+    sec, rest = divmod(ns, NS)
+    if sec != _SECOND[0]:
+        _SECOND[0], _SECOND[1] = sec, time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(sec))
+    return f"{_SECOND[1]}.{rest // 1000:06d}+00"
+
+
+def copy_line(r: tuple) -> str:
+    """A row as a line of COPY text. Text fields were checked for tabs, newlines and backslashes."""
+    return (f"{r[0]}\t{r[1]}\t{r[2]}\t{r[3]}\t{r[4]}\t{r[5]}\t{r[6]}\t{r[7]}\t{r[8] if r[8] is not None else NULL}"
+            f"\t{ts_text(r[9])}\t{ts_text(r[10])}\n")
+
+
+NULL = "\\N"
+UNSAFE = ("\\", "\t", "\n", "\r", '"')
 
 
 def parse_rfc3339_ns(text: str) -> int:
@@ -76,18 +99,25 @@ def parse_rfc3339_ns(text: str) -> int:
 
 
 _ARRAY_LITERALS: dict[tuple, str] = {}
+_ONE_CONDITION: dict[str, str] = {}
 
 
 def array_literal(conditions) -> str:
     """Quote conditions as a text[] literal (cached: there are few distinct combinations)."""
+    if len(conditions) == 1:
+        found = _ONE_CONDITION.get(conditions[0])
+        if found is not None:
+            return found
     key = tuple(conditions)
     found = _ARRAY_LITERALS.get(key)
     if found is None:
-        if not all(isinstance(c, str) for c in key):
-            raise TypeError("conditions must be strings")
-        found = "{" + ",".join('"' + c.replace("\\", "\\\\").replace('"', '\\"') + '"' for c in key) + "}"
+        if not all(isinstance(c, str) and not any(u in c for u in UNSAFE) for c in key):
+            raise TypeError("conditions must be strings without quotes, backslashes or control characters")
+        found = "{" + ",".join('"' + c + '"' for c in key) + "}"
         if len(_ARRAY_LITERALS) < 10_000:
             _ARRAY_LITERALS[key] = found
+            if len(key) == 1:
+                _ONE_CONDITION[key[0]] = found
     return found
 
 
@@ -95,23 +125,29 @@ class BadQuote(ValueError):
     pass
 
 
-def quote_row(m: dict, t_ns: int, received_at: datetime | None) -> tuple:
+def quote_row(m: dict, t_ns: int, received_ns: int | None) -> tuple:
     """One upstream quote map (Alpaca's keys: S, bp, ap, bs, as, bx, ax, c, z; the time already as
-    ns) as a row of COLUMNS (received_at None: the quote's own time). Raises BadQuote for anything
-    that is not a usable quote."""
+    ns) as a row of COLUMNS, times as ns since the epoch (received_ns None: the quote's own time).
+    Raises BadQuote for anything that is not a usable quote."""
     try:
         sym, bp, ap, bs, as_ = m["S"], m["bp"], m["ap"], m["bs"], m["as"]
     except KeyError as exc:
         raise BadQuote(f"missing {exc.args[0]!r}") from None
     if type(sym) is not str or not sym or len(sym) > 32:
         raise BadQuote("bad symbol")
-    for name, value, ceiling in (("bp", bp, MAX_PRICE), ("ap", ap, MAX_PRICE), ("bs", bs, MAX_SIZE),
-                                 ("as", as_, MAX_SIZE)):
-        if type(value) not in NUMBER or not 0 <= value < ceiling or (type(value) is float and math.isnan(value)):
-            raise BadQuote(f"bad {name}: {value!r}")
+    # numbers, not negative, finite and within the columns' range (nan fails every comparison)
+    if not (type(bp) in NUMBER and type(ap) in NUMBER and 0 <= bp < MAX_PRICE and 0 <= ap < MAX_PRICE):
+        raise BadQuote(f"bad bp/ap: {bp!r}/{ap!r}")
+    if not (type(bs) in NUMBER and type(as_) in NUMBER and 0 <= bs < MAX_SIZE and 0 <= as_ < MAX_SIZE):
+        raise BadQuote(f"bad bs/as: {bs!r}/{as_!r}")
     bx, ax, z = m.get("bx") or "", m.get("ax") or "", m.get("z")
     if type(bx) is not str or type(ax) is not str or (z is not None and type(z) is not str):
         raise BadQuote("bad exchange or tape")
+    text = sym + bx + ax + (z or "")
+    if "\\" in text or "\t" in text or "\n" in text or "\r" in text:
+        raise BadQuote("control characters or backslashes in a text field")
+    if not FIRST_NS < t_ns < LAST_NS:
+        raise BadQuote(f"time out of range: {t_ns}")
     c = m.get("c")
     if c is None:
         cond = "{}"
@@ -124,8 +160,7 @@ def quote_row(m: dict, t_ns: int, received_at: datetime | None) -> tuple:
             raise BadQuote("bad conditions") from None
     else:
         raise BadQuote("bad conditions")
-    quote_time = ns_to_datetime(t_ns)
-    return (sym.upper(), bp, ap, bs, as_, bx, ax, cond, z, quote_time, received_at or quote_time)
+    return (sym.upper(), bp, ap, bs, as_, bx, ax, cond, z, t_ns, received_ns or t_ns)
 
 
 @dataclass
@@ -173,8 +208,8 @@ class QuoteWriter:
         self._buffer: deque[tuple] = deque()  # streamed quotes
         self._checked: deque[tuple] = deque()  # quotes that must take the duplicate-free path
         # streamed quotes with quote_time <= this take the duplicate-free path (the window a backfill covers;
-        # datetime.max while a backfill is under way and its end is not known yet)
-        self.dedup_until: datetime | None = None
+        # MAX_NS while a backfill is under way and its end is not known yet)
+        self.dedup_until: int | None = None
         self._window_lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -191,7 +226,7 @@ class QuoteWriter:
     def add(self, row: tuple) -> None:
         """A streamed quote (called on the stream's thread; the caller waits while ``full()``)."""
         self._buffer.append(row)
-        if len(self._buffer) >= self.batch_size:
+        if len(self._buffer) >= self.batch_size and not self._wake.is_set():
             self._wake.set()
 
     def add_checked(self, rows: list[tuple]) -> None:
@@ -205,30 +240,33 @@ class QuoteWriter:
         return [pop() for _ in range(min(n, len(queue)))]
 
     def _ensure_partitions(self, conn: psycopg.Connection, rows: list[tuple]) -> None:
-        days = {r[QUOTE_TIME].astimezone(NEW_YORK).date() for r in (rows[0], rows[-1])}
+        days = {ns_to_datetime(r[QUOTE_TIME]).astimezone(NEW_YORK).date() for r in (rows[0], rows[-1])}
         if len(days) == 1 and days <= self._days:
             return
-        days = {r[QUOTE_TIME].astimezone(NEW_YORK).date() for r in rows} - self._days
+        hours = {r[QUOTE_TIME] // HOUR_NS * HOUR_NS for r in rows}  # New York midnight is a UTC hour
+        days = {ns_to_datetime(t).astimezone(NEW_YORK).date() for t in hours} - self._days
         for day in sorted(days):  # the quote store is partitioned by New York day
             conn.execute("select md.ensure_quote_partitions(%s, %s)", [day, day])
             self._days.add(day)
 
     def write_plain(self, conn: psycopg.Connection, rows: list[tuple]) -> int:
         self._ensure_partitions(conn, rows)
+        data = "".join([copy_line(r) for r in rows]).encode()
         with conn.transaction(), conn.cursor().copy(f"copy md.quotes ({', '.join(COLUMNS)}) from stdin") as copy:
-            for row in rows:
-                copy.write_row(row)
+            copy.write(data)
         return len(rows)
 
     def write_checked(self, conn: psycopg.Connection, rows: list[tuple]) -> int:
         unique = list({row[:RECEIVED_AT]: row for row in reversed(rows)}.values())  # first arrival kept
         unique.sort(key=lambda r: r[QUOTE_TIME])
         self._ensure_partitions(conn, unique)
-        columns = list(zip(*unique, strict=True))
+        columns = [list(c) for c in zip(*unique, strict=True)]
+        columns[QUOTE_TIME] = [ns_to_datetime(t) for t in columns[QUOTE_TIME]]
+        columns[RECEIVED_AT] = [ns_to_datetime(t) for t in columns[RECEIVED_AT]]
         inserted = conn.execute(
             "select md.ingest_insert_new_quotes(%s::text[], %s::numeric[], %s::numeric[], %s::numeric[], "
             "%s::numeric[], %s::text[], %s::text[], %s::text[], %s::text[], %s::timestamptz[], %s::timestamptz[])",
-            [list(c) for c in columns]).fetchone()[0]
+            columns).fetchone()[0]
         self.stats.duplicates += len(rows) - inserted
         return inserted
 
@@ -236,11 +274,10 @@ class QuoteWriter:
         """Lag samples (ms): written - quote_time; on a simulated clock, received_at - quote_time (the wall
         clock says nothing about the simulated market's time)."""
         step = max(1, len(rows) // 20)
-        now = datetime.now(UTC)
+        now = time.time_ns()
         self.stats.lag_samples.extend(
-            ((r[RECEIVED_AT] if self.simulated_clock else now) - r[QUOTE_TIME]).total_seconds() * 1000
-            for r in rows[::step])
-        newest = max(rows[0][QUOTE_TIME], rows[-1][QUOTE_TIME])
+            ((r[RECEIVED_AT] if self.simulated_clock else now) - r[QUOTE_TIME]) / 1e6 for r in rows[::step])
+        newest = ns_to_datetime(max(rows[0][QUOTE_TIME], rows[-1][QUOTE_TIME]))
         if self.stats.last_quote_time is None or newest > self.stats.last_quote_time:
             self.stats.last_quote_time = newest
 
@@ -256,7 +293,7 @@ class QuoteWriter:
             checked = [] if until is None else [r for r in rows if r[QUOTE_TIME] <= until]
             if not checked:
                 done += self._write(conn, rows, checked=False)
-                if until is not None and until != MAX_DATETIME:
+                if until is not None and until != MAX_NS:
                     with self._window_lock:  # the window is behind the stream now: close it
                         if self.dedup_until is until:
                             self.dedup_until = None
@@ -267,8 +304,8 @@ class QuoteWriter:
                     done += self._write(conn, plain, checked=False)
         return done
 
-    def set_dedup_window(self, until: datetime | None) -> None:
-        """Streamed quotes up to ``until`` take the duplicate-free path (MAX_DATETIME: all of them)."""
+    def set_dedup_window(self, until: int | None) -> None:
+        """Streamed quotes up to ``until`` (ns) take the duplicate-free path (MAX_NS: all of them)."""
         with self._window_lock:
             self.dedup_until = until
 

@@ -43,7 +43,7 @@ from alpaca.trading.enums import AssetClass, AssetStatus
 from alpaca.trading.requests import GetAssetsRequest, GetOptionContractsRequest
 
 from ingest.config import IngestConfig
-from ingest.quotes import MAX_DATETIME, NS, BadQuote, QuoteWriter, Stats, ns_to_datetime, parse_rfc3339_ns, quote_row
+from ingest.quotes import MAX_NS, BadQuote, QuoteWriter, Stats, ns_to_datetime, parse_rfc3339_ns, quote_row
 from ingest.streams import FeedMixin, OptionFeed, StockFeed
 
 log = logging.getLogger("ingest")
@@ -80,14 +80,14 @@ class Ingestor:
         self._bars: deque[dict] = deque(maxlen=100_000)
         self._gaps: queue.Queue = queue.Queue()
         self._backfills_pending = 0
-        self._dedup_high: datetime | None = None
+        self._dedup_high: int | None = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._stream_threads: dict[str, threading.Thread] = {}
         self._threads = [threading.Thread(target=self.writer.run, daemon=True, name="ingest-writer"),
                          threading.Thread(target=self._follow_symbols, daemon=True, name="ingest-symbols"),
                          threading.Thread(target=self._backfill_loop, daemon=True, name="ingest-backfill")]
-        self._last_report = time.monotonic()
+        self._last_report = time.monotonic() - cfg.stats_seconds  # the first figures at once (readiness)
         self._last_written = 0
         self.followed = threading.Event()  # set once the first wanted set is streamed
 
@@ -188,7 +188,7 @@ class Ingestor:
         if isinstance(feed, StockFeed):
             with self._lock:
                 self._backfills_pending += 1
-                self.writer.set_dedup_window(MAX_DATETIME)
+                self.writer.set_dedup_window(MAX_NS)
 
     def _on_gap(self, feed: FeedMixin, from_ns: int | None) -> None:
         if isinstance(feed, StockFeed):
@@ -218,8 +218,8 @@ class Ingestor:
                         # streamed quotes after the newest backfilled one cannot be duplicates
                         self.writer.set_dedup_window(self._dedup_high)
 
-    def backfill(self, client: StockHistoricalDataClient, symbols: list[str], from_ns: int | None) -> datetime | None:
-        """Fetch the gap's quotes and queue them for the duplicate-free path; returns the newest quote time."""
+    def backfill(self, client: StockHistoricalDataClient, symbols: list[str], from_ns: int | None) -> int | None:
+        """Fetch the gap's quotes and queue them for the duplicate-free path; returns the newest quote time (ns)."""
         if not symbols or from_ns is None:
             log.warning("nothing to backfill from (no quote received before the drop)")
             return None
@@ -227,7 +227,7 @@ class Ingestor:
         started = time.monotonic()
         feed = DataFeed(self.cfg.feed)
         data = client.get_stock_quotes(StockQuotesRequest(symbol_or_symbols=symbols, start=start, feed=feed))
-        received = ns_to_datetime(self.stocks.max_ns) if self.cfg.simulated_clock else datetime.now(UTC)
+        received = self.stocks.max_ns if self.cfg.simulated_clock else time.time_ns()
         rows, newest = [], None
         for symbol, quotes in (data or {}).items():
             for q in quotes:
@@ -258,8 +258,7 @@ class Ingestor:
         while self._bars:
             m = self._bars.popleft()
             try:
-                t = m["t"]
-                rows.append((str(m["S"]).upper(), ns_to_datetime(t.seconds * NS + t.nanoseconds), float(m["o"]),
+                rows.append((str(m["S"]).upper(), ns_to_datetime(int(m["t"])), float(m["o"]),
                              float(m["h"]), float(m["l"]), float(m["c"]), float(m["v"]), int(m.get("n") or 0),
                              float(m["vw"]) if m.get("vw") is not None else None))
             except (KeyError, AttributeError, TypeError, ValueError) as exc:
