@@ -40,7 +40,7 @@ from mbtctl import stack
 from mbtctl.config import PROJECT_ROOT, Config
 from mbtctl.services import postgrest_env
 
-from . import cpu, engine, lifecycle_jobs, submit
+from . import cpu, engine, lifecycle_jobs, market_data, submit
 
 BENCH_DIR = Path(__file__).resolve().parent
 DATA_DIR = PROJECT_ROOT / ".data" / "bench"
@@ -324,11 +324,29 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--engine-quotes", type=int, default=engine.QUOTES, metavar="N",
                         help=f"quotes for the engine's throughput run (a), a multiple of {engine.BATCH:,} "
                              f"(default {engine.QUOTES:,}); less only to scale the run down (the report says so)")
+    parser.add_argument("part", nargs="?", choices=["all", "market_data"], default="all",
+                        help="market_data: only the market-data part (report in bench/market_data.md)")
     return parser.parse_args()
+
+
+def main_market_data() -> int:
+    """python -m bench market_data: only the market-data part, on a fresh stack of its own."""
+    cfg = bench_config()
+    try:
+        start_fresh_stack(cfg)
+        lines = [*market_data.report_header(cfg), "", *machine(cfg)[1:3], "", *market_data.render(market_data.run(cfg))]
+    finally:
+        stop_stack(cfg)
+    path = BENCH_DIR / "market_data.md"
+    path.write_text("\n".join(lines) + "\n")
+    print("\n".join(lines) + f"\n\nbench: report written to {path.relative_to(PROJECT_ROOT)}")
+    return 0
 
 
 def main() -> int:
     args = parse_args()
+    if args.part == "market_data":
+        return main_market_data()
     cfg = bench_config()
     started = datetime.datetime.now(datetime.UTC)
     try:
@@ -336,7 +354,8 @@ def main() -> int:
         results, tokens, tokens_file = run_bench(cfg)
         submitted = submit.run(cfg, tokens, tokens_file)
         engine_results = engine.run(cfg, quotes=args.engine_quotes)
-        extra = [lifecycle_jobs.section(lifecycle_jobs.run(cfg))]  # later parts: one section each
+        # later parts: one section each
+        extra = [lifecycle_jobs.section(lifecycle_jobs.run(cfg)), market_data.render(market_data.run(cfg))]
         seconds = (datetime.datetime.now(datetime.UTC) - started).total_seconds()
         report = render_report(cfg, results, submitted, engine_results, seconds, extra)
     except (BenchError, submit.SubmitError) as exc:

@@ -1,1 +1,1 @@
-"""The market-data ingestor: alpaca-py streams in, COPY batches of NBBO quotes into md.quotes out."""
+"""The market-data ingestor: alpaca-py streams (marketsim or Alpaca) into md.quotes; see ingest.service."""

@@ -28,12 +28,16 @@ def cmd_run(cfg: Config) -> int:
           f"  curl -s -X POST {url}/api/sessions/signup -H 'Content-Type: application/json' "
           "-d '{\"email\":\"you@example.com\",\"password\":\"correct horse battery\"}'")
     print("  then: curl -s " + url + "/api/account -H 'Authorization: Bearer <access_token>'")
+    if cfg.market_data:
+        source = "Alpaca (ALPACA_API_KEY is set)" if cfg.uses_alpaca else \
+            f"marketsim at {services.marketsim_url(cfg)} (simulated; quotes in NYSE sessions, 04:00-20:00 ET)"
+        print(f"Market data: {source} -> ingestor -> md.quotes (figures: md.ingest_stats, {cfg.log_dir}/ingest.log)")
     print("\nCtrl-C (or make stop) stops everything this started.", flush=True)
     done = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: done.set())
     while not done.wait(1.0):
-        dead = [name for name in services.SERVICES if services.pid_of(cfg, name) is None]
+        dead = [name for name in services.expected(cfg) if services.pid_of(cfg, name) is None]
         if dead:
             print(f"{', '.join(dead)} stopped unexpectedly; see {cfg.log_dir}", file=sys.stderr)
             break

@@ -57,6 +57,15 @@ class Config:
     fast_unsafe_cluster: bool = False  # fsync off: for throw-away test clusters only
     # libpq URI of a superuser (or owner) on an existing server; set, mbtctl runs no cluster of its own
     database_url: str | None = None
+    # market data: with both Alpaca keys the ingestor reads Alpaca; without, the embedded marketsim
+    # (on marketsim_port, 0 = any free port) is started and read instead
+    alpaca_key: str | None = None
+    alpaca_secret: str | None = None
+    marketsim_port: int = 0
+    watchlist: str | None = None  # MBT_WATCHLIST; default: every marketsim symbol ('*'), none with Alpaca
+    # start the market-data services (marketsim, ingestor) and the trade_updates consumer: `make run` does
+    # (MBT_MARKET_DATA=0 turns them off); a stack built in code (tests, bench) runs its own, if any
+    market_data: bool = False
 
     @classmethod
     def from_env(cls) -> Config:
@@ -73,6 +82,11 @@ class Config:
             session_days=_int("MBT_SESSION_DAYS", 30),
             starting_cash=os.environ.get("MBT_STARTING_CASH"),
             database_url=os.environ.get("MBT_DATABASE_URL") or None,
+            alpaca_key=os.environ.get("ALPACA_API_KEY") or None,
+            alpaca_secret=os.environ.get("ALPACA_SECRET_KEY") or None,
+            marketsim_port=_int("MBT_MARKETSIM_PORT", 0),
+            watchlist=os.environ.get("MBT_WATCHLIST"),
+            market_data=os.environ.get("MBT_MARKET_DATA", "1") not in ("0", "false", "no"),
         )
 
     def with_(self, **changes) -> Config:
@@ -127,6 +141,11 @@ class Config:
             f"host={self.run_dir} port={self.pg_port} user={user} dbname={dbname or self.db_name} "
             "application_name=mbtctl"
         )
+
+    @property
+    def uses_alpaca(self) -> bool:
+        """Both Alpaca keys set: market data from Alpaca, no marketsim."""
+        return bool(self.alpaca_key and self.alpaca_secret)
 
     @property
     def base_url(self) -> str:

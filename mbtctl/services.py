@@ -1,8 +1,10 @@
-"""The stack's services: PostgREST, the sessions service and the nginx gateway."""
+"""The stack's services: PostgREST, the sessions service and the nginx gateway; with market data on
+(`make run`), marketsim (unless Alpaca keys are set), the ingestor and the trade_updates consumer."""
 
 from __future__ import annotations
 
 import os
+import socket
 import sys
 import time
 import urllib.error
@@ -13,7 +15,10 @@ from .procs import give_to_run_user, pid_of, spawn, stop, tail
 
 POSTGREST_BIN = PROJECT_ROOT / ".tools" / "postgrest"
 GATEWAY_DIR = PROJECT_ROOT / "gateway"
-SERVICES = ("postgrest", "sessions", "gateway")  # start order; stopped in reverse
+# start order; stopped in reverse. Market data comes after the gateway: the API is up first, and
+# `make stop` still ends with "gateway, sessions, postgrest".
+SERVICES = ("postgrest", "sessions", "gateway", "marketsim", "ingest", "trade_updates")
+MARKET_DATA_SERVICES = ("marketsim", "ingest", "trade_updates")
 
 
 class ServiceError(RuntimeError):
@@ -124,6 +129,80 @@ def start_gateway(cfg: Config) -> None:
     _wait_http(f"{cfg.base_url}/api/sessions/health", "gateway", cfg)
 
 
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def marketsim_url(cfg: Config) -> str | None:
+    """The running marketsim's URL (its port is written next to its pid file)."""
+    try:
+        return f"http://127.0.0.1:{int((cfg.run_dir / 'marketsim.port').read_text())}"
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+def start_marketsim(cfg: Config) -> str:
+    """The embedded market: real-time clock, the default universe; quotes in XNYS sessions only."""
+    port = cfg.marketsim_port or _free_port()
+    spawn(cfg, "marketsim", [sys.executable, "-m", "marketsim", "--host", "127.0.0.1", "--port", str(port)],
+          {"PYTHONPATH": str(PROJECT_ROOT)})
+    (cfg.run_dir / "marketsim.port").write_text(str(port))
+    url = f"http://127.0.0.1:{port}"
+    _wait_http(f"{url}/v2/clock", "marketsim", cfg)  # 401 without keys: it answers
+    return url
+
+
+def ingest_env(cfg: Config, url: str | None) -> dict[str, str]:
+    env = {
+        "MBT_INGEST_DSN": f"host={cfg.run_dir} port={cfg.pg_port} user=mbt_jobs dbname={cfg.db_name} "
+                          "application_name=ingest",
+        "PYTHONPATH": str(PROJECT_ROOT),
+    }
+    if cfg.uses_alpaca:  # config only: the same ingestor, alpaca-py's default (Alpaca) URLs
+        env.update(ALPACA_API_KEY=cfg.alpaca_key, ALPACA_SECRET_KEY=cfg.alpaca_secret,
+                   MBT_ALPACA_FEED=os.environ.get("MBT_ALPACA_FEED", "iex"), MBT_WATCHLIST=cfg.watchlist or "")
+    else:
+        env.update(MBT_MARKETSIM_URL=url or "", MBT_WATCHLIST="*" if cfg.watchlist is None else cfg.watchlist)
+    return env
+
+
+def start_ingest(cfg: Config, url: str | None, timeout: float = 30.0) -> None:
+    """Start the ingestor; ready once it has written its first figures (md.ingest_stats)."""
+    import psycopg
+
+    started = time.time()
+    spawn(cfg, "ingest", [sys.executable, "-m", "ingest"], ingest_env(cfg, url))
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(cfg.dsn(), autocommit=True) as conn:
+        while time.monotonic() < deadline and pid_of(cfg, "ingest") is not None:
+            row = conn.execute("select extract(epoch from updated_at) from md.ingest_stats where ingestor = 'ingest'"
+                               ).fetchone()
+            if row and float(row[0]) >= started:
+                return
+            time.sleep(0.1)
+    raise ServiceError(f"the ingestor did not start:\n{tail(cfg.log_dir / 'ingest.log')}")
+
+
+def start_trade_updates(cfg: Config) -> None:
+    spawn(cfg, "trade_updates", [sys.executable, "-m", "jobs.trade_updates"], {
+        "MBT_JOBS_DSN": f"host={cfg.run_dir} port={cfg.pg_port} user=mbt_jobs dbname={cfg.db_name} "
+                        "application_name=trade_updates",
+        "PYTHONPATH": str(PROJECT_ROOT)})
+    time.sleep(0.3)
+    if pid_of(cfg, "trade_updates") is None:
+        raise ServiceError(f"the trade_updates consumer stopped:\n{tail(cfg.log_dir / 'trade_updates.log')}")
+
+
+def expected(cfg: Config) -> list[str]:
+    """The services this configuration runs."""
+    names = [name for name in SERVICES if name not in MARKET_DATA_SERVICES]
+    if cfg.market_data:
+        names += [name for name in MARKET_DATA_SERVICES if name != "marketsim" or not cfg.uses_alpaca]
+    return names
+
+
 def running(cfg: Config) -> list[str]:
     return [name for name in SERVICES if pid_of(cfg, name) is not None]
 
@@ -137,7 +216,13 @@ def start(cfg: Config) -> None:
     start_postgrest(cfg)
     start_sessions(cfg)
     start_gateway(cfg)
+    if cfg.market_data:
+        url = None if cfg.uses_alpaca else start_marketsim(cfg)
+        start_ingest(cfg, url)
+        start_trade_updates(cfg)
 
 
 def stop_all(cfg: Config) -> list[str]:
-    return [name for name in reversed(SERVICES) if stop(cfg, name)]
+    stopped = [name for name in reversed(SERVICES) if stop(cfg, name)]
+    (cfg.run_dir / "marketsim.port").unlink(missing_ok=True)
+    return stopped
