@@ -1,5 +1,6 @@
 """The stack's services: PostgREST, the sessions service and the nginx gateway; with market data on
-(`make run`), marketsim (unless Alpaca keys are set), the ingestor and the trade_updates consumer."""
+(`make run`), marketsim (unless Alpaca keys are set), the ingestor, the trade_updates consumer and the jobs
+scheduler."""
 
 from __future__ import annotations
 
@@ -17,8 +18,8 @@ POSTGREST_BIN = PROJECT_ROOT / ".tools" / "postgrest"
 GATEWAY_DIR = PROJECT_ROOT / "gateway"
 # start order; stopped in reverse. Market data comes after the gateway: the API is up first, and
 # `make stop` still ends with "gateway, sessions, postgrest".
-SERVICES = ("postgrest", "sessions", "gateway", "marketsim", "ingest", "trade_updates")
-MARKET_DATA_SERVICES = ("marketsim", "ingest", "trade_updates")
+SERVICES = ("postgrest", "sessions", "gateway", "marketsim", "ingest", "trade_updates", "scheduler")
+MARKET_DATA_SERVICES = ("marketsim", "ingest", "trade_updates", "scheduler")
 
 
 class ServiceError(RuntimeError):
@@ -195,6 +196,17 @@ def start_trade_updates(cfg: Config) -> None:
         raise ServiceError(f"the trade_updates consumer stopped:\n{tail(cfg.log_dir / 'trade_updates.log')}")
 
 
+def start_scheduler(cfg: Config) -> None:
+    """The jobs (expiry, end-of-day snapshots, market-data retention) at the times md.market_calendar gives."""
+    spawn(cfg, "scheduler", [sys.executable, "-m", "jobs.scheduler"], {
+        "MBT_JOBS_DSN": f"host={cfg.run_dir} port={cfg.pg_port} user=mbt_jobs dbname={cfg.db_name} "
+                        "application_name=scheduler",
+        "PYTHONPATH": str(PROJECT_ROOT)})
+    time.sleep(0.3)
+    if pid_of(cfg, "scheduler") is None:
+        raise ServiceError(f"the jobs scheduler stopped:\n{tail(cfg.log_dir / 'scheduler.log')}")
+
+
 def expected(cfg: Config) -> list[str]:
     """The services this configuration runs."""
     names = [name for name in SERVICES if name not in MARKET_DATA_SERVICES]
@@ -220,6 +232,7 @@ def start(cfg: Config) -> None:
         url = None if cfg.uses_alpaca else start_marketsim(cfg)
         start_ingest(cfg, url)
         start_trade_updates(cfg)
+        start_scheduler(cfg)
 
 
 def stop_all(cfg: Config) -> list[str]:

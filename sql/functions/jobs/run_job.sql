@@ -27,6 +27,12 @@ as $$
         from generate_series(
             (p_after at time zone 'America/New_York')::date, (p_until at time zone 'America/New_York')::date, interval '1 day'
         ) as d
+        union all
+        -- market-data partitions dropped and made ahead when no session runs (dropping one locks md.quotes)
+        select 'market_data_retention', (d::date + time '20:30') at time zone 'America/New_York', 3
+        from generate_series(
+            (p_after at time zone 'America/New_York')::date, (p_until at time zone 'America/New_York')::date, interval '1 day'
+        ) as d
     ) as r
     where r.as_of > p_after and r.as_of <= p_until
     order by r.as_of, r.step, r.job
@@ -70,10 +76,14 @@ begin
         when 'expire_day_orders' then mbt.expire_day_orders(p_as_of)
         when 'expire_gtc_orders' then mbt.expire_gtc_orders(p_as_of)
         when 'write_eod_snapshots' then mbt.write_eod_snapshots(p_as_of)
+        when 'market_data_retention' then (
+            select r.partitions_dropped + r.bars_deleted + r.partitions_created
+            from md.apply_market_data_retention(p_as_of) as r
+        )
     end;
     if v_rows is null then
         raise exception 'jobs.run_job: unknown job %', p_job
-            using hint = 'expire_day_orders, expire_gtc_orders or write_eod_snapshots.';
+            using hint = 'expire_day_orders, expire_gtc_orders, write_eod_snapshots or market_data_retention.';
     end if;
     insert into jobs.run_log (job, as_of, rows_affected, started_at, finished_at)
     values (p_job, p_as_of, v_rows, v_started, clock_timestamp());
