@@ -80,12 +80,7 @@ begin
             union all
             select v_new.leg, v_new.limit_price, v_new.stop_price
         ) as o;
-        if ((v_take_profit - v_stop_loss) * (case when v_old.side = 'sell' then 1 else -1 end)) <= 0 then
-            perform mbt.raise_error('MBO20', format('take_profit.limit_price must be %s stop_loss.stop_price.',
-                case when v_old.side = 'sell' then 'above' else 'below' end),
-                format('take_profit.limit_price = %s, stop_loss.stop_price = %s', v_take_profit, v_stop_loss),
-                'The take-profit is the better price for the exit, the stop-loss the worse one.');
-        end if;
+        perform mbt.check_exit_prices(v_old.side, v_take_profit, v_stop_loss);
         v_new.qty := v_old.qty - v_old.filled_qty;
         v_new.filled_qty := 0;
         v_new.filled_avg_price := null;

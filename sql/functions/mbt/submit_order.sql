@@ -349,12 +349,7 @@ begin
     if v_class <> 'simple' then
         v_exit_side := (case when v_class = 'oco' or v_side = 'buy' then 'sell' else 'buy' end)::mbt.order_side;
         v_direction := case when v_exit_side = 'sell' then 1 else -1 end;
-        if v_tp_limit is not null and v_sl_stop is not null and v_direction * (v_tp_limit - v_sl_stop) <= 0 then
-            perform mbt.raise_error('MBO20', format('take_profit.limit_price must be %s stop_loss.stop_price.',
-                case when v_direction = 1 then 'above' else 'below' end),
-                format('take_profit.limit_price = %s, stop_loss.stop_price = %s', v_tp_limit, v_sl_stop),
-                'The take-profit is the better price for the exit, the stop-loss the worse one.');
-        end if;
+        perform mbt.check_exit_prices(v_exit_side, v_tp_limit, v_sl_stop);
         select b.base into v_basis
         from (values (1, case when v_class <> 'oco' and v_type in ('limit', 'stop_limit') then v_limit end),
             (2, case when v_class <> 'oco' then
