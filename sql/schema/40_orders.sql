@@ -226,3 +226,6 @@ comment on column mbt.accounts.fill_model is 'How much one quote may fill: its d
 
 create type mbt.position_state as (qty numeric, avg_price numeric, realized_pl numeric);
 comment on type mbt.position_state is 'Running position while fills are applied in order: quantity, average entry price, realized P&L.';
+
+create type mbt.order_ref as (account_id uuid, order_id uuid);
+comment on type mbt.order_ref is 'An order by its primary key, e.g. the orders a fill-engine call is limited to.';

@@ -31,7 +31,7 @@
 -- statement's plan is cached across calls.
 create or replace function mbt.fill_orders(
     p_quotes md.quotes[],
-    p_only_orders uuid[] default null,
+    p_only_orders mbt.order_ref[] default null,
     p_as_of timestamptz default null
 )
 returns integer
@@ -42,11 +42,29 @@ set search_path = ''
 as $$
 declare
     v_staleness constant interval := mbt.quote_staleness();
-    v_only_orders uuid[] := p_only_orders;
+    v_only_orders mbt.order_ref[] := p_only_orders;
     v_fills integer;
     v_total integer := 0;
     v_pass integer := 1;
 begin
+    -- a submission's order that no quote given reaches (a limit away from the quote, a stop the quote does not
+    -- trigger) has nothing to evaluate: the reach of the reachable CTE below, for these orders, and no more
+    if p_only_orders is not null and not exists (
+        select
+        from unnest(p_only_orders) as k
+        inner join mbt.orders as o on k.account_id = o.account_id and k.order_id = o.order_id
+        inner join unnest(p_quotes) as q on o.symbol = q.symbol
+        where o.status in ('new', 'partially_filled', 'accepted')
+            and case
+                when o.order_type = 'limit' then
+                    o.side = 'buy' and o.limit_price >= q.ask_price or o.side = 'sell' and o.limit_price <= q.bid_price
+                when o.order_type in ('stop', 'stop_limit') and o.stop_triggered_at is null then
+                    o.side = 'buy' and o.stop_price <= q.ask_price or o.side = 'sell' and o.stop_price >= q.bid_price
+                else true
+            end
+    ) then
+        return 0;
+    end if;
     loop
     with
     batch as (
@@ -106,9 +124,9 @@ begin
     -- the resting orders a quote of the batch can fill or trigger, one index range per kind
     reachable as materialized (
         select o.*
-        from mbt.orders as o
-        where v_only_orders is not null and o.order_id = any(v_only_orders)
-            and o.status in ('new', 'partially_filled', 'accepted')
+        from unnest(v_only_orders) as k
+        inner join mbt.orders as o on k.account_id = o.account_id and k.order_id = o.order_id
+        where o.status in ('new', 'partially_filled', 'accepted')
         union all
         select x.*
         from batch_range as r
@@ -514,7 +532,7 @@ begin
 
     -- the data-modifying steps above run whether or not they are read; trade_updates is a query,
     -- so reading it here is what sends: one message per event
-    select (select count(*) from new_fills), (select array_agg(x.order_id) from activated as x)
+    select (select count(*) from new_fills), (select array_agg((x.account_id, x.order_id)::mbt.order_ref) from activated as x)
     into v_fills, v_only_orders
     from trade_updates as t;
 
@@ -526,6 +544,6 @@ begin
     return v_total;
 end;
 $$;
-comment on function mbt.fill_orders(md.quotes[], uuid[], timestamptz) is $$The fill engine.
+comment on function mbt.fill_orders(md.quotes[], mbt.order_ref[], timestamptz) is $$The fill engine.
 Evaluates resting orders against a batch of quotes in one statement and writes fills (with their quote), orders,
 positions, cash, audit events and trade_updates. Returns the number of fills.$$;

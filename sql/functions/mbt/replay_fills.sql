@@ -71,20 +71,20 @@ begin
                     and q.received_at <= v_order.submitted_at
                 order by q.quote_time desc, q.quote_id desc
                 limit 1
-            ), array[v_order.order_id], v_order.submitted_at);
+            ), array[(p_account_id, v_order.order_id)::mbt.order_ref], v_order.submitted_at);
         end loop;
 
         loop
             v_chunk := array(
                 select q from md.quotes as q
-                where q.symbol in (select o.symbol from mbt.orders as o where o.order_id = any(v_orders))
+                where q.symbol in (select o.symbol from mbt.orders as o where o.account_id = p_account_id and o.order_id = any(v_orders))
                     and q.quote_time >= p_from and q.quote_time < p_to
                     and (q.quote_time, q.quote_id) > (v_last_time, v_last_id)
                 order by q.quote_time, q.quote_id
                 limit c_chunk
             );
             exit when cardinality(v_chunk) = 0;
-            perform mbt.fill_orders(v_chunk, v_orders, null);
+            perform mbt.fill_orders(v_chunk, array(select (p_account_id, u)::mbt.order_ref from unnest(v_orders) as u), null);
             v_last_time := v_chunk[cardinality(v_chunk)].quote_time;
             v_last_id := v_chunk[cardinality(v_chunk)].quote_id;
         end loop;
