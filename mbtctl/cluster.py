@@ -31,6 +31,8 @@ def _settings(cfg: Config) -> str:
         "log_min_messages = warning",
         "log_min_error_statement = panic",
         "jit = off",
+        # for DBAs: `create extension pg_stat_statements` in a database shows what its statements cost
+        "shared_preload_libraries = 'pg_stat_statements'",
     ]
     if cfg.fast_unsafe_cluster:
         lines += ["fsync = off", "synchronous_commit = off", "full_page_writes = off"]

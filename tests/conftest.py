@@ -12,6 +12,7 @@ import socket
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import httpx
@@ -94,12 +95,20 @@ def act_as(conn: psycopg.Connection, role: str, user_id: uuid.UUID | None = None
                  [role, json.dumps(claims)])
 
 
+ACCOUNTS_OPENED_AT = datetime(2026, 1, 2, 14, 30, tzinfo=UTC)  # 09:30 New York
+
+
 def sign_up_in_db(conn: psycopg.Connection, email: str | None = None) -> dict:
     email = email or f"db-{uuid.uuid4().hex[:12]}@example.com"
     row = conn.execute(
         "select * from auth.sign_up(%s, 'argon2-hash', %s, interval '30 days')",
         [email, secrets.token_bytes(32)],
     ).fetchone()
+    # The scripted quotes of the tests lie on fixed days; the account (and its opening deposit, a CSD)
+    # must predate them whatever today's date is, so it is opened at ACCOUNTS_OPENED_AT.
+    conn.execute("update mbt.accounts set created_at = %s where account_id = %s", [ACCOUNTS_OPENED_AT, row[3]])
+    conn.execute("update mbt.cash_activities set activity_at = %s where account_id = %s and activity_type = 'CSD'",
+                 [ACCOUNTS_OPENED_AT, row[3]])
     return {"user_id": row[0], "session_id": row[1], "tier": row[2], "account_id": row[3], "email": email}
 
 
