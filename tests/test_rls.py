@@ -52,6 +52,8 @@ MATRIX = {
                                      {"user A": 404, "user B": 404, "anonymous": 401}),
     ("function", "close_all_positions"): ("POST", "/api/rpc/close_all_positions", {},
                                           {"user A": 207, "user B": 207, "anonymous": 401}),
+    ("function", "intraday_margin"): ("GET", "/api/rpc/intraday_margin", None,
+                                      {"user A": 200, "user B": 200, "anonymous": 401}),
 }
 CALLERS = ["user A", "user B", "anonymous"]
 

@@ -10,8 +10,10 @@ ALPACA_ACCOUNT_FIELDS = {
     "pending_transfer_out", "portfolio_value", "equity", "last_equity", "long_market_value",
     "short_market_value", "initial_margin", "maintenance_margin", "multiplier", "shorting_enabled",
     "trading_blocked", "transfers_blocked", "account_blocked", "trade_suspended_by_user",
-    "options_approved_level", "options_trading_level", "created_at",
+    "options_approved_level", "options_trading_level", "created_at", "last_maintenance_margin",
 }
+# MBT's own, beside Alpaca's: the intraday margin standard that replaced the pattern-day-trader fields
+MBT_ACCOUNT_FIELDS = {"intraday_margin_level", "intraday_buying_power"}
 
 
 def test_signed_up_user_reads_their_100k_account_within_a_second(api):
@@ -31,7 +33,7 @@ def test_signed_up_user_reads_their_100k_account_within_a_second(api):
 
 def test_account_has_alpacas_field_names_and_exact_decimal_strings(api, user):
     account = api.get("/api/account", headers=user.auth).json()
-    assert set(account) == ALPACA_ACCOUNT_FIELDS
+    assert set(account) == ALPACA_ACCOUNT_FIELDS | MBT_ACCOUNT_FIELDS
     assert account["account_number"].startswith("MB")
     for field in ("cash", "equity", "last_equity", "buying_power", "long_market_value"):
         assert isinstance(account[field], str)
@@ -46,6 +48,17 @@ def test_reg_t_buying_power_is_twice_equity_without_positions(api, user):
     assert money(account["buying_power"]) == money("200000.00")
     assert money(account["regt_buying_power"]) == money("200000.00")
     assert money(account["non_marginable_buying_power"]) == money("100000.00")
+
+
+def test_a_new_margin_account_may_open_four_times_its_deposit_intraday(api, user):
+    account = api.get("/api/account", headers=user.auth).json()
+    # no close yet: the deposit is the previous close, 4 x (100,000.00 - 0 maintenance)
+    assert (account["last_equity"], account["last_maintenance_margin"]) == ("100000.00", "0.00")
+    assert (account["intraday_margin_level"], account["intraday_buying_power"]) == ("400000.00", "400000.00")
+    figures = api.get("/api/rpc/intraday_margin", headers=user.auth).json()
+    assert figures == [{"rule": "intraday_margin_level", "last_equity": "100000.00", "last_maintenance_margin": "0.00",
+                        "intraday_margin_level": "400000.00", "opened_today": "0.00",
+                        "intraday_buying_power": "400000.00"}]
 
 
 def test_session_cookie_authenticates_as_well_as_the_bearer_header(api, user):

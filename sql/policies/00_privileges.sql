@@ -40,6 +40,8 @@ mbt.maintenance_margin(numeric, numeric, numeric),
 mbt.buying_power(smallint, numeric, numeric, numeric, numeric),
 mbt.cash_buying_power(numeric, numeric, numeric, numeric)
 to app_user, api_owner;
+-- the caller's day-trading figures (GET /api/account calls it too, as the caller)
+grant execute on function api.intraday_margin() to app_user, api_owner;
 
 -- The sessions service: auth functions only, no table
 grant usage on schema auth, mbt to mbt_sessions;

@@ -18,7 +18,10 @@ select
     '0.00' as pending_transfer_out,
     round(b.equity, 2)::text as portfolio_value,
     round(b.equity, 2)::text as equity,
-    round(b.last_equity, 2)::text as last_equity,
+    coalesce(im.last_equity, round(b.equity, 2)::text) as last_equity,
+    coalesce(im.last_maintenance_margin, '0.00') as last_maintenance_margin,
+    coalesce(im.intraday_margin_level, '0.00') as intraday_margin_level,
+    coalesce(im.intraday_buying_power, '0.00') as intraday_buying_power,
     round(b.long_market_value, 2)::text as long_market_value,
     round(b.short_market_value, 2)::text as short_market_value,
     round(b.initial_margin, 2)::text as initial_margin,
@@ -50,19 +53,21 @@ cross join
         where o.account_id = a.account_id and o.status in ('new', 'partially_filled', 'accepted', 'held')
     ) as h
 cross join lateral (select a.cash + v.long_market_value + v.short_market_value as equity) as e
-cross join lateral (
-    select
-        e.equity,
-        e.equity as last_equity,
-        v.long_market_value,
-        v.short_market_value,
-        v.initial_margin,
-        v.maintenance_margin,
-        mbt.buying_power(a.multiplier, a.cash, e.equity, v.initial_margin, h.held) as buying_power,
-        mbt.buying_power(2::smallint, a.cash, e.equity, v.initial_margin, h.held) as regt_buying_power,
-        mbt.cash_buying_power(a.cash, e.equity, v.initial_margin, h.held) as non_marginable_buying_power,
-        mbt.cash_buying_power(a.cash, e.equity, v.initial_margin, h.held) as options_buying_power
-) as b;
+cross join
+    lateral (
+        select
+            e.equity,
+            e.equity as last_equity,
+            v.long_market_value,
+            v.short_market_value,
+            v.initial_margin,
+            v.maintenance_margin,
+            mbt.buying_power(a.multiplier, a.cash, e.equity, v.initial_margin, h.held) as buying_power,
+            mbt.buying_power(2::smallint, a.cash, e.equity, v.initial_margin, h.held) as regt_buying_power,
+            mbt.cash_buying_power(a.cash, e.equity, v.initial_margin, h.held) as non_marginable_buying_power,
+            mbt.cash_buying_power(a.cash, e.equity, v.initial_margin, h.held) as options_buying_power
+    ) as b
+left join lateral api.intraday_margin() as im on true;
 
 comment on view api.account is $$Your paper account
 The signed-in user's account, with the field names of Alpaca's GET /v2/account. Money fields are decimal strings in USD.$$;
@@ -81,6 +86,11 @@ comment on column api.account.pending_transfer_out is 'Withdrawals pending, USD 
 comment on column api.account.portfolio_value is 'Same as equity (Alpaca keeps it for old clients), USD.';
 comment on column api.account.equity is 'cash + long_market_value + short_market_value (short is negative), USD.';
 comment on column api.account.last_equity is 'Equity at the previous trading day''s close, USD.';
+comment on column api.account.last_maintenance_margin is 'Maintenance margin requirement at the previous trading day''s close, USD.';
+comment on column api.account.intraday_margin_level is
+'Intraday margin level, USD: 4 x (last_equity - last_maintenance_margin) (FINRA intraday margin standard, from 2026-06-04).';
+comment on column api.account.intraday_buying_power is
+'What is left of the intraday margin level today, USD: level - value opened today - holds of open orders (margin accounts; 0 for cash accounts).';
 comment on column api.account.long_market_value is 'Market value of long positions, USD.';
 comment on column api.account.short_market_value is 'Market value of short positions (negative), USD.';
 comment on column api.account.initial_margin is 'Reg T initial margin requirement of the positions, USD.';

@@ -44,6 +44,8 @@ as $$
         ('MBO18', 422, 'invalid_trailing_stop'),
         ('MBO19', 422, 'invalid_order_class'),
         ('MBO20', 422, 'invalid_exit_prices'),
+        ('MBO21', 403, 'intraday_margin_exceeded'),
+        ('MBO22', 403, 'pattern_day_trader_protection'),
         ('MBL01', 422, 'invalid_activity_query'),
         ('MBL02', 422, 'invalid_page_token'),
         ('MBL03', 422, 'invalid_portfolio_history_query'),

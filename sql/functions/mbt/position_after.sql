@@ -15,6 +15,9 @@ declare
     v_realized numeric := coalesce(p_state.realized_pl, 0);
     v_closing numeric;
 begin
+    if p_qty = 0 then
+        return p_state;  -- a flat position's pseudo-execution: nothing to fold
+    end if;
     if v_qty = 0 or sign(v_qty) = sign(p_qty) then
         v_avg := (abs(v_qty) * v_avg + abs(p_qty) * p_price) / (abs(v_qty) + abs(p_qty));
     else

@@ -347,6 +347,10 @@ begin
                 'Reduce the quantity, or cancel open orders that hold buying power.');
         end if;
     end if;
+    -- day trading in a margin account: the intraday margin level (before 2026-06-04: PDT protection)
+    if v_account.multiplier >= 2 then
+        perform mbt.check_intraday_margin(p_account_id, v_asset.symbol, v_hold, v_closable > 0, p_as_of);
+    end if;
 
     -- the exits' prices: the take-profit beyond the stop-loss, both at least a cent away from the price
     -- they are measured from (the entry's limit, and the market the entry would fill at)
