@@ -10,11 +10,13 @@ returns table (
     opened_today text,
     intraday_buying_power text
 )
-language sql
+language plpgsql
 stable
 security definer
 set search_path = ''
 as $$
+begin
+    return query
     select
         m.rule,
         round(m.last_equity, 2)::text,
@@ -32,7 +34,8 @@ as $$
         from mbt.orders as o
         where o.account_id = a.account_id and o.status in ('new', 'partially_filled', 'accepted', 'held')
     ) as h
-    where a.account_id = mbt.current_account_id()
+    where a.account_id = mbt.current_account_id();
+end;
 $$;
 comment on function api.intraday_margin() is $$Your day-trading figures
 The rule in force today (intraday_margin_level from 2026-06-04, pattern_day_trader before), the previous close's

@@ -92,10 +92,13 @@ returns table (
     opened_today numeric,
     daytrade_count bigint
 )
-language sql
+language plpgsql
 stable
 set search_path = ''
 as $$
+begin
+    -- PL/pgSQL rather than SQL: its plan is cached for the session (a SQL function is planned on every call)
+    return query
     with day as (
         select
             d.today,
@@ -161,7 +164,8 @@ as $$
             where s.trading_date = day.today
         ), 0),
         (select count(*) from sequenced as s where not s.opens and s.previous_opens)
-    from day, prior
+    from day, prior;
+end;
 $$;
 comment on function mbt.intraday_margin(uuid, timestamptz) is
 $$Day-trading figures of an account at p_as_of: the rule in force, previous-close equity and maintenance requirement (USD),
