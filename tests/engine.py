@@ -9,6 +9,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import psycopg
+import pytest
 
 NY = ZoneInfo("America/New_York")
 
@@ -44,6 +45,20 @@ def submit(db: psycopg.Connection, account_id, at: datetime, **request) -> dict:
     row = db.execute("select mbt.order_json(mbt.submit_order(%s, %s::jsonb, %s))",
                      [account_id, json.dumps(request), at]).fetchone()
     return row[0]
+
+
+def refused(db: psycopg.Connection, account_id, at: datetime, code: str, **request):
+    """Submit and expect the catalogued error code; prove nothing was written (no order, event or fill)."""
+    count = "select (select count(*) from mbt.orders), (select count(*) from mbt.order_events), " \
+            "(select count(*) from mbt.fills)"
+    before = db.execute(count).fetchone()
+    db.execute("savepoint before_submit")
+    with pytest.raises(psycopg.Error) as err:
+        submit(db, account_id, at, **request)
+    db.execute("rollback to savepoint before_submit")
+    assert err.value.diag.sqlstate == code, err.value.diag.message_primary
+    assert db.execute(count).fetchone() == before
+    return err.value.diag
 
 
 def order(db: psycopg.Connection, order_id) -> dict:

@@ -14,11 +14,10 @@ would close a position opened the same day, as the fourth day trade in five trad
 
 from decimal import Decimal as D
 
-import psycopg
 import pytest
 
 from conftest import act_as, sign_up_in_db
-from engine import add_asset, et, insert_quotes, submit
+from engine import add_asset, et, insert_quotes, refused, submit
 
 MARKET = {"symbol": "ZIM", "type": "market", "time_in_force": "day"}
 TUESDAY = "2026-12-08"
@@ -37,17 +36,6 @@ def trade(db, acct, at, side: str, qty: int) -> dict:
     """A market order against a fresh quote (bid 49.95, ask 50.00): it fills at once."""
     quote(db, at, "49.95", "50.00")
     return submit(db, acct, at, **MARKET, side=side, qty=qty)
-
-
-def refused(db, acct, at, code: str, **request):
-    counts = db.execute("select (select count(*) from mbt.orders), (select count(*) from mbt.fills)").fetchone()
-    db.execute("savepoint before_submit")
-    with pytest.raises(psycopg.Error) as err:
-        submit(db, acct, at, **request)
-    db.execute("rollback to savepoint before_submit")
-    assert err.value.diag.sqlstate == code, err.value.diag.message_primary
-    assert db.execute("select (select count(*) from mbt.orders), (select count(*) from mbt.fills)").fetchone() == counts
-    return err.value.diag
 
 
 @pytest.fixture

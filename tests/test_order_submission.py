@@ -7,7 +7,7 @@ import psycopg
 import pytest
 
 from conftest import sign_up_in_db
-from engine import add_asset, balances, et, insert_quotes, submit
+from engine import add_asset, balances, et, insert_quotes, refused, submit
 
 AT = et("2026-11-24 10:00:00")
 MARKET = {"symbol": "ZVAL", "qty": 10, "side": "buy", "type": "market", "time_in_force": "day"}
@@ -26,16 +26,8 @@ def acct(db):
 
 
 def rejected(db, acct, code, **request):
-    """Submit and expect the catalogued error code; prove nothing was written."""
-    counts = db.execute("select (select count(*) from mbt.orders), (select count(*) from mbt.order_events)").fetchone()
-    db.execute("savepoint before_submit")
-    with pytest.raises(psycopg.Error) as err:
-        submit(db, acct, AT, **request)
-    db.execute("rollback to savepoint before_submit")
-    assert err.value.diag.sqlstate == code, err.value.diag.message_primary
-    assert db.execute("select (select count(*) from mbt.orders), "
-                      "(select count(*) from mbt.order_events)").fetchone() == counts
-    return err.value.diag
+    """Submit at AT and expect the catalogued error code, with nothing written."""
+    return refused(db, acct, AT, code, **request)
 
 
 @pytest.mark.parametrize(("change", "code"), [
