@@ -16,29 +16,22 @@ stable
 set search_path = ''
 as $$
 declare
-    v_symbol text := upper(trim(p_symbol));
+    v_symbol text;
     v_limit integer := p_limit;
-    v_sort text := p_sort;
     v_range record;
-    v_after record;
     v_last_bar_time timestamptz;
     v_bars jsonb;
     v_count bigint;
     v_last_time timestamptz;
 begin
-    if coalesce(v_symbol, '') = '' then
-        perform mbt.raise_error('MBV04', 'symbol is missing.', null, 'Name one symbol: symbol=AAPL.');
-    end if;
-    if v_limit is null or v_limit not between 1 and 10000 or v_sort is null or v_sort not in ('asc', 'desc') then
-        perform mbt.raise_error('MBV03', 'Invalid paging parameters.', format('page_size = %s, sort = %s', v_limit, v_sort),
-            'page_size: 1 to 10000; sort: asc or desc.');
-    end if;
-    select r.* into strict v_range from md.requested_range(p_tier, p_now, p_start, p_end) as r;
-    select t.* into strict v_after from md.read_page_token(p_page_token) as t;
+    select h.* into strict v_range from md.history_request(
+        p_tier, p_now, p_symbol, p_start, p_end, p_limit, p_page_token, p_sort
+    ) as h;
+    v_symbol := v_range.symbol;
     -- the last bar inside the range whose minute is over inside the window
     v_last_bar_time := least(v_range.range_end, v_range.visible_until - interval '1 minute');
 
-    if v_sort = 'asc' then
+    if p_sort = 'asc' then
         select
             coalesce(jsonb_agg(md.bar_json(p.b) order by p.n) filter (where p.n <= v_limit), '[]'),
             count(*),
@@ -53,7 +46,7 @@ begin
                     b.symbol = v_symbol
                     and b.bar_time >= v_range.range_start
                     and b.bar_time <= v_last_bar_time
-                    and (v_after.after_time is null or b.bar_time > v_after.after_time)
+                    and (v_range.after_time is null or b.bar_time > v_range.after_time)
                 order by b.bar_time asc
                 limit v_limit + 1
             ) as k
@@ -73,7 +66,7 @@ begin
                     b.symbol = v_symbol
                     and b.bar_time >= v_range.range_start
                     and b.bar_time <= v_last_bar_time
-                    and (v_after.after_time is null or b.bar_time < v_after.after_time)
+                    and (v_range.after_time is null or b.bar_time < v_range.after_time)
                 order by b.bar_time desc
                 limit v_limit + 1
             ) as k

@@ -16,33 +16,26 @@ stable
 set search_path = ''
 as $$
 declare
-    v_symbol text := upper(trim(p_symbol));
+    v_symbol text;
     v_limit integer := p_limit;
-    v_sort text := p_sort;
     v_range record;
-    v_after record;
     v_after_id bigint;
     v_quotes jsonb;
     v_count bigint;
     v_last_time timestamptz;
     v_last_id bigint;
 begin
-    if coalesce(v_symbol, '') = '' then
-        perform mbt.raise_error('MBV04', 'symbol is missing.', null, 'Name one symbol: symbol=AAPL.');
-    end if;
-    if v_limit is null or v_limit not between 1 and 10000 or v_sort is null or v_sort not in ('asc', 'desc') then
-        perform mbt.raise_error('MBV03', 'Invalid paging parameters.', format('page_size = %s, sort = %s', v_limit, v_sort),
-            'page_size: 1 to 10000; sort: asc or desc.');
-    end if;
-    select r.* into strict v_range from md.requested_range(p_tier, p_now, p_start, p_end) as r;
-    select t.* into strict v_after from md.read_page_token(p_page_token) as t;
-    if v_after.after_time is not null and coalesce(v_after.after_id, '') !~ '^\d{1,18}$' then
+    select h.* into strict v_range from md.history_request(
+        p_tier, p_now, p_symbol, p_start, p_end, p_limit, p_page_token, p_sort
+    ) as h;
+    v_symbol := v_range.symbol;
+    if v_range.after_time is not null and coalesce(v_range.after_id, '') !~ '^\d{1,18}$' then
         perform mbt.raise_error('MBV03', 'page_token is not one this API gave out.', format('page_token = %s', p_page_token),
             'Pass the next_page_token of the previous page unchanged, or leave it out for the first page.');
     end if;
-    v_after_id := v_after.after_id::bigint;
+    v_after_id := v_range.after_id::bigint;
 
-    if v_sort = 'asc' then
+    if p_sort = 'asc' then
         select
             coalesce(jsonb_agg(md.quote_json(p.q) order by p.n) filter (where p.n <= v_limit), '[]'),
             count(*),
@@ -56,9 +49,9 @@ begin
                 from md.quotes as q
                 where
                     q.symbol = v_symbol
-                    and q.quote_time >= greatest(v_range.range_start, v_after.after_time)
+                    and q.quote_time >= greatest(v_range.range_start, v_range.after_time)
                     and q.quote_time <= v_range.range_end
-                    and (v_after.after_time is null or (q.quote_time, q.quote_id) > (v_after.after_time, v_after_id))
+                    and (v_range.after_time is null or (q.quote_time, q.quote_id) > (v_range.after_time, v_after_id))
                 order by q.quote_time asc, q.quote_id asc
                 limit v_limit + 1
             ) as k
@@ -78,8 +71,8 @@ begin
                 where
                     q.symbol = v_symbol
                     and q.quote_time >= v_range.range_start
-                    and q.quote_time <= least(v_range.range_end, v_after.after_time)
-                    and (v_after.after_time is null or (q.quote_time, q.quote_id) < (v_after.after_time, v_after_id))
+                    and q.quote_time <= least(v_range.range_end, v_range.after_time)
+                    and (v_range.after_time is null or (q.quote_time, q.quote_id) < (v_range.after_time, v_after_id))
                 order by q.quote_time desc, q.quote_id desc
                 limit v_limit + 1
             ) as k
