@@ -35,9 +35,9 @@ select
     o.replaced_at,
     o.failed_at as rejected_at,
     e.ended_at,
-    extract(epoch from greatest(f.first_fill_at, o.submitted_at) - o.submitted_at) as seconds_to_first_fill,
-    extract(epoch from o.filled_at - o.submitted_at) as seconds_to_filled,
-    extract(epoch from e.ended_at - o.submitted_at) as seconds_to_end
+    extract(epoch from f.first_fill_at - least(f.first_fill_at, o.submitted_at)) as seconds_to_first_fill,
+    extract(epoch from o.filled_at - least(o.filled_at, o.submitted_at)) as seconds_to_filled,
+    extract(epoch from e.ended_at - least(e.ended_at, o.submitted_at)) as seconds_to_end
 from mbt.orders as o
 cross join analytics.pseudonym_secret as k
 left join lateral (
@@ -90,5 +90,5 @@ comment on column analytics.orders.rejected_at is 'When it was rejected, timesta
 comment on column analytics.orders.ended_at is 'When it stopped working: filled, canceled, expired, replaced or rejected, timestamptz; null while open.';
 comment on column analytics.orders.seconds_to_first_fill is $$first_fill_at - submitted_at, seconds; null without a fill.
 A fill on submission against the latest quote (whose time precedes the submission) counts 0 s.$$;
-comment on column analytics.orders.seconds_to_filled is 'filled_at - submitted_at (completely filled), seconds; null unless filled.';
-comment on column analytics.orders.seconds_to_end is 'ended_at - submitted_at, seconds; null while open.';
+comment on column analytics.orders.seconds_to_filled is 'filled_at - submitted_at (completely filled; 0 on submission), seconds; null unless filled.';
+comment on column analytics.orders.seconds_to_end is 'ended_at - submitted_at (0 for a fill on submission), seconds; null while open.';

@@ -31,7 +31,7 @@ select
     f.leaves_qty > 0 as is_partial,
     f.realized_pl,
     o.submitted_at as order_submitted_at,
-    extract(epoch from greatest(f.transaction_time, o.submitted_at) - o.submitted_at) as seconds_since_submission,
+    extract(epoch from f.transaction_time - least(f.transaction_time, o.submitted_at)) as seconds_since_submission,
     m.arrival_mid,
     2 * abs(f.price - m.quote_mid) / m.quote_mid * 10000 as effective_spread_bps,
     case

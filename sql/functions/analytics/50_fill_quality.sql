@@ -16,7 +16,7 @@ with per_order as (
         f.spread_x_shares,
         f.improvement_x_shares,
         f.shares_with_arrival,
-        extract(epoch from greatest(f.first_fill_at, o.submitted_at) - o.submitted_at) as seconds_to_first_fill
+        extract(epoch from f.first_fill_at - least(f.first_fill_at, o.submitted_at)) as seconds_to_first_fill
     from mbt.orders as o
     cross join
         lateral (
