@@ -43,6 +43,7 @@ class DayStats:
     batches: int
     orders: int
     rejected: dict[str, int]  # refused submissions by SQLSTATE
+    skipped: int  # order times at which the drawn symbol had no quote yet
     fills: int
 
 
@@ -127,7 +128,7 @@ def seed(conn: psycopg.Connection, day: date, seed: int = SEED, orders: int = OR
     weights = np.array([universe[s].quote_rate for s in symbols])
     times = np.sort(rng.uniform(_ns(market_open) + 60e9, _ns(market_close) - 120e9, orders)).astype(np.int64)
     latest: dict[str, tuple] = {}
-    next_quote, batches = 0, 0
+    next_quote, batches, skipped = 0, 0, 0
     rejected: dict[str, int] = {}
     for t in times:
         end = next_quote
@@ -140,6 +141,7 @@ def seed(conn: psycopg.Connection, day: date, seed: int = SEED, orders: int = OR
             next_quote = end
         symbol = str(rng.choice(symbols, p=weights / weights.sum()))
         if symbol not in latest:
+            skipped += 1
             continue
         q = latest[symbol]
         body = _request(rng, symbol, float(q[1]), float(q[2]))
@@ -149,7 +151,8 @@ def seed(conn: psycopg.Connection, day: date, seed: int = SEED, orders: int = OR
                 conn.execute("select mbt.submit_order(%s, %s::jsonb, %s)",
                              [accounts[int(rng.integers(len(accounts)))], json.dumps(body), at])
         except psycopg.Error as exc:
-            rejected[exc.sqlstate or "?"] = rejected.get(exc.sqlstate or "?", 0) + 1  # e.g. not enough buying power for a short: the engine refuses, as it would over HTTP
+            # e.g. a wash trade or not enough buying power: refused (nothing written), as over HTTP
+            rejected[exc.sqlstate or "?"] = rejected.get(exc.sqlstate or "?", 0) + 1
     for start in range(next_quote, len(quotes), 5000):
         _copy(conn, quotes[start:start + 5000])
         batches += 1
@@ -159,4 +162,4 @@ def seed(conn: psycopg.Connection, day: date, seed: int = SEED, orders: int = OR
         conn.execute("select jobs.run_job(%s, %s)", [job, as_of])
     fills = conn.execute("select count(*) from mbt.fills where transaction_time >= %s and transaction_time < %s",
                          [market_open, market_close + timedelta(hours=4)]).fetchone()[0]
-    return DayStats(day, len(quotes), batches, len(times), rejected, fills)
+    return DayStats(day, len(quotes), batches, len(times), rejected, skipped, fills)
