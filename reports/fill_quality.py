@@ -119,12 +119,20 @@ def _table(rows: list[dict], key: str) -> list[str]:
     return lines
 
 
-def _bar(path: Path, labels: list[str], values: list[float], title: str, ylabel: str) -> Path:
+def _bar(path: Path, labels: list[str], values: list[float], title: str, ylabel: str, fmt: str = "{:.2f}",
+         log: bool = False) -> Path:
+    """A bar chart with each bar's value on it; log: a logarithmic axis, when the bars span decades (spreads
+    of liquid and illiquid names), unless a value is not positive."""
     fig, ax = plt.subplots(figsize=(8, 4))
-    ax.bar(labels, values, color=["#c0392b" if v < 0 else "#2e86c1" for v in values])
+    bars = ax.bar(labels, values, color=["#c0392b" if v < 0 else "#2e86c1" for v in values])
+    ax.bar_label(bars, labels=[fmt.format(v) for v in values], fontsize=8)
     ax.set_title(title)
+    if log and values and min(values) > 0:
+        ax.set_yscale("log")
+        ylabel += ", log scale"
+    else:
+        ax.axhline(0, color="black", linewidth=0.6)
     ax.set_ylabel(ylabel)
-    ax.axhline(0, color="black", linewidth=0.6)
     ax.tick_params(axis="x", labelrotation=30)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
@@ -146,9 +154,9 @@ def write_report(conn: psycopg.Connection, day: date, out: Path) -> Report:
     plots = [
         _bar(out / f"{stem}_spread_by_symbol.png", [r["symbol"] for r in spread_rows],
              [float(r["effective_spread_bps"]) for r in spread_rows],
-             f"Effective spread paid by symbol, {day}", "basis points (share-weighted)"),
+             f"Effective spread paid by symbol, {day}", "basis points (share-weighted)", log=True),
         _bar(out / f"{stem}_time_to_fill.png", [r["label"] for r in ttf], [r["orders"] for r in ttf],
-             f"Time from submission to first fill, {day}", "orders"),
+             f"Time from submission to first fill, {day}", "orders", fmt="{:,.0f}"),
         _bar(out / f"{stem}_improvement_by_type.png",
              [r["order_type"] for r in by_type if r["price_improvement_bps"] is not None],
              [float(r["price_improvement_bps"]) for r in by_type if r["price_improvement_bps"] is not None],
