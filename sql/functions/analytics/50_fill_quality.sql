@@ -3,7 +3,7 @@
 -- The per-fill measures are those of analytics.fills, computed here from the tables by id (no pseudonyms are
 -- needed for counts, and hashing every row would cost more than the rest).
 create view analytics.fill_quality as
-with per_order as (
+with per_order as not materialized (
     select
         (o.submitted_at at time zone 'America/New_York')::date as trading_date,
         o.symbol,
@@ -42,24 +42,46 @@ with per_order as (
 )
 
 select
-    trading_date,
-    coalesce(symbol, '*') as symbol,
-    coalesce(order_type, '*') as order_type,
-    count(*) as orders,
-    count(*) filter (where fills > 0) as orders_filled,
-    round(count(*) filter (where fills > 0)::numeric / count(*), 4) as fill_rate,
-    round(count(*) filter (where status = 'filled')::numeric / count(*), 4) as complete_fill_rate,
-    sum(fills) as fills,
-    round(sum(partial_fills) / nullif(sum(fills), 0), 4) as partial_fill_share,
-    coalesce(sum(filled_shares), 0) as shares_filled,
-    coalesce(sum(notional), 0) as notional,
-    round(sum(spread_x_shares) / nullif(sum(filled_shares), 0), 4) as effective_spread_bps,
-    round(sum(improvement_x_shares) / nullif(sum(shares_with_arrival), 0), 4) as price_improvement_bps,
-    round(percentile_cont(0.5) within group (order by seconds_to_first_fill)::numeric, 3) as median_seconds_to_first_fill,
-    round(percentile_cont(0.9) within group (order by seconds_to_first_fill)::numeric, 3) as p90_seconds_to_first_fill,
-    round(count(*) filter (where seconds_to_first_fill <= 60)::numeric / count(*), 4) as filled_within_60s_share
-from per_order
-group by grouping sets ((trading_date, symbol, order_type), (trading_date, symbol), (trading_date, order_type), (trading_date));
+    d.trading_date,
+    q.symbol,
+    q.order_type,
+    q.orders,
+    q.orders_filled,
+    q.fill_rate,
+    q.complete_fill_rate,
+    q.fills,
+    q.partial_fill_share,
+    q.shares_filled,
+    q.notional,
+    q.effective_spread_bps,
+    q.price_improvement_bps,
+    q.median_seconds_to_first_fill,
+    q.p90_seconds_to_first_fill,
+    q.filled_within_60s_share
+-- the days first, then one aggregate per day: a filter on trading_date reaches the scan of the orders
+-- (it cannot pass through grouping sets over all days)
+from (select distinct (o.submitted_at at time zone 'America/New_York')::date as trading_date from mbt.orders as o) as d
+cross join lateral (
+    select
+        coalesce(p.symbol, '*') as symbol,
+        coalesce(p.order_type, '*') as order_type,
+        count(*) as orders,
+        count(*) filter (where p.fills > 0) as orders_filled,
+        round(count(*) filter (where p.fills > 0)::numeric / count(*), 4) as fill_rate,
+        round(count(*) filter (where p.status = 'filled')::numeric / count(*), 4) as complete_fill_rate,
+        sum(p.fills) as fills,
+        round(sum(p.partial_fills) / nullif(sum(p.fills), 0), 4) as partial_fill_share,
+        coalesce(sum(p.filled_shares), 0) as shares_filled,
+        coalesce(sum(p.notional), 0) as notional,
+        round(sum(p.spread_x_shares) / nullif(sum(p.filled_shares), 0), 4) as effective_spread_bps,
+        round(sum(p.improvement_x_shares) / nullif(sum(p.shares_with_arrival), 0), 4) as price_improvement_bps,
+        round(percentile_cont(0.5) within group (order by p.seconds_to_first_fill)::numeric, 3) as median_seconds_to_first_fill,
+        round(percentile_cont(0.9) within group (order by p.seconds_to_first_fill)::numeric, 3) as p90_seconds_to_first_fill,
+        round(count(*) filter (where p.seconds_to_first_fill <= 60)::numeric / count(*), 4) as filled_within_60s_share
+    from per_order as p
+    where p.trading_date = d.trading_date
+    group by grouping sets ((p.symbol, p.order_type), (p.symbol), (p.order_type), ())
+) as q;
 
 comment on view analytics.fill_quality is $$Fill quality of the orders submitted on each New York day, per symbol and order type, and in total:
 symbol '*' is all symbols, order_type '*' all types. Spreads and improvement are share-weighted means over the fills of those orders.$$;
