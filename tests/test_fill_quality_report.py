@@ -96,3 +96,14 @@ def test_the_scripted_simulated_day_gives_a_real_report(report_db, tmp_path):
     assert f"| orders submitted | {orders:,} |" in text
     for kind in ("market", "limit", "stop", "stop_limit", "trailing_stop"):
         assert f"| {kind} | " in text
+
+
+def test_on_a_clean_clone_the_report_scripts_a_day_in_a_throw_away_stack_and_removes_it(cfg, tmp_path, monkeypatch):
+    # what `make report` does when nothing has been traded: its own cluster (here under this run's data
+    # directory, so it cannot meet another run's), the scripted day, the report, and the cluster gone again
+    private = cfg.data_dir / "report"
+    monkeypatch.setattr(fill_quality, "PRIVATE_STACK", private)
+    assert fill_quality.main(["--simulate", "--date", SCRIPTED_DAY.isoformat(), "--out", str(tmp_path)]) == 0
+    text = (tmp_path / "fill_quality_2026-11-24.md").read_text()
+    assert "| orders submitted | " in text and len(list(tmp_path.glob("*.png"))) == 3
+    assert not private.exists()

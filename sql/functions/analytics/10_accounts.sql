@@ -5,7 +5,6 @@ create view analytics.accounts as
 select
     encode(substr(sha256(k.secret || uuid_send(a.account_id)), 1, 16), 'hex') as account_key,
     u.tier::text as tier,
-    a.created_at as signed_up_at,
     (a.created_at at time zone 'America/New_York')::date as signup_date,
     date_trunc('week', a.created_at at time zone 'America/New_York')::date as signup_week,
     date_trunc('month', a.created_at at time zone 'America/New_York')::date as signup_month,
@@ -38,8 +37,8 @@ comment on view analytics.accounts is $$One row per account, under a pseudonymou
 No e-mail, name, account number or id: account_key is a keyed hash (the key is not readable by analysts), stable across runs.$$;
 comment on column analytics.accounts.account_key is 'Pseudonymous account key (32 hex digits): the same in every analytics view, stable across deploys.';
 comment on column analytics.accounts.tier is 'Current subscription tier: free, pro or pro_plus.';
-comment on column analytics.accounts.signed_up_at is 'When the account was opened (at sign-up), timestamptz.';
-comment on column analytics.accounts.signup_date is 'Sign-up day, New York date.';
+comment on column analytics.accounts.signup_date is $$Sign-up day (the account opens at sign-up), New York date: no finer,
+so that knowing when someone signed up does not single them out.$$;
 comment on column analytics.accounts.signup_week is 'Sign-up week cohort: the Monday (New York date) of the sign-up week.';
 comment on column analytics.accounts.signup_month is 'Sign-up month cohort: the first day (New York date) of the sign-up month.';
 comment on column analytics.accounts.account_status is 'ACTIVE, ACCOUNT_CLOSED or DISABLED.';
