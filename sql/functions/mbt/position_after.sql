@@ -16,8 +16,7 @@ declare
     v_closing numeric;
 begin
     if p_qty = 0 then
-        -- a closed position (qty 0, kept for its realized P&L) enters the fold as a zero pseudo-execution
-        return row(v_qty, v_avg, v_realized)::mbt.position_state;
+        return p_state;  -- a flat position's pseudo-execution: nothing to fold
     end if;
     if v_qty = 0 or sign(v_qty) = sign(p_qty) then
         v_avg := (abs(v_qty) * v_avg + abs(p_qty) * p_price) / (abs(v_qty) + abs(p_qty));
