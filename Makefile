@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 PY := .venv/bin/python
 
-.PHONY: setup run stop test lint migrate migrate-status bench
+.PHONY: setup run stop test lint migrate migrate-status bench report
 
 setup:  ## install everything MBT needs (idempotent)
 	@scripts/setup.sh
@@ -28,3 +28,6 @@ migrate-status: setup  ## list applied and pending migrations
 
 bench: setup  ## the performance report (bench/report.md)
 	@$(PY) -m bench
+
+report: setup  ## the daily fill-quality report in reports/out (DATE=YYYY-MM-DD; a scripted simulated day if nothing traded)
+	@$(PY) -m reports.fill_quality $(if $(DATE),--date $(DATE))

@@ -28,3 +28,9 @@ grant web_anon to authenticator;
 grant app_user to authenticator;
 -- dba must be a member of api_owner to hand the api views to it
 grant api_owner to dba;
+
+-- analysts: read-only sessions in the analytics schema, each statement stopped after 30 s (a role
+-- setting, applied at every log-in of the role in every database)
+alter role analyst set default_transaction_read_only = on;
+alter role analyst set statement_timeout = '30s';
+alter role analyst set search_path = analytics;
