@@ -1,0 +1,93 @@
+"""Tier retention, the purge job: removes each user's orders (with their fills and audit rows), cash
+activities and end-of-day snapshots of New York days older than their tier keeps (jobs.tier_retention:
+free 90 days, pro 3 years, pro_plus for ever), carrying forward what the retained figures depend on.
+The rules live in mbt.purge_expired_history; this module only drives the batches and keeps the time.
+
+Each batch is one short transaction (a few accounts, at most --limit rows per table and account), so the
+purge never holds locks for long and orders keep being submitted while it runs. Each batch reads the
+user's tier as it stands: an upgrade stops the purge at the next batch. Idempotent: a second run at the
+same as_of removes nothing. What each account lost is in jobs.tier_retention_log, the run in jobs.run_log.
+
+    python -m jobs.tier_retention [--as-of 2026-11-24T20:45:00-05:00] [--accounts 50] [--limit 500]
+
+MBT_JOBS_DSN: a libpq connection string for the mbt_jobs role.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+from collections import deque
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import psycopg
+
+log = logging.getLogger("jobs.tier_retention")
+
+ACCOUNTS_PER_BATCH = 50
+ROWS_PER_TABLE = 500
+
+
+@dataclass(frozen=True)
+class Result:
+    as_of: datetime
+    accounts: int  # accounts rows were removed from
+    rows: int  # rows removed, queued messages included
+    batches: int
+
+
+def run(conn: psycopg.Connection, as_of: datetime, accounts_per_batch: int = ACCOUNTS_PER_BATCH,
+        limit: int = ROWS_PER_TABLE, log_run: bool = True) -> Result:
+    """Purge at `as_of`, batch after batch (conn in autocommit: each batch commits on its own); then the
+    queued messages of removed orders and anything left, and the run in jobs.run_log."""
+    started = datetime.now(UTC)
+    pending = deque(row[0] for row in conn.execute(
+        "select account_id from mbt.tier_retention_due(%s)", [as_of]).fetchall())
+    rows, batches, touched = 0, 0, set()
+    while pending:
+        batch = [pending.popleft() for _ in range(min(accounts_per_batch, len(pending)))]
+        with conn.transaction():
+            result = conn.execute("select account_id, removed, more from mbt.purge_expired_history(%s, %s, %s)",
+                                  [batch, as_of, limit]).fetchall()
+        batches += 1
+        for account_id, removed, more in result:
+            rows += removed
+            if removed:
+                touched.add(account_id)
+            if more:
+                pending.append(account_id)
+    with conn.transaction():
+        # what became due while the batches ran (a downgrade), and the orphaned trade_updates messages
+        rows += conn.execute("select mbt.apply_tier_retention(%s, %s)", [as_of, limit]).fetchone()[0]
+        if log_run:
+            conn.execute("select jobs.record_run('tier_retention', %s, %s, %s)", [as_of, rows, started])
+    log.info("tier retention at %s: %d rows from %d accounts in %d batches", as_of.isoformat(), rows, len(touched),
+             batches)
+    return Result(as_of, len(touched), rows, batches)
+
+
+def main(argv: list[str] | None = None) -> Result:
+    parser = argparse.ArgumentParser(prog="python -m jobs.tier_retention", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--as-of", type=datetime.fromisoformat, default=None,
+                        help="the instant to purge at, ISO 8601 with offset (default: now)")
+    parser.add_argument("--accounts", type=int, default=ACCOUNTS_PER_BATCH, help="accounts per batch")
+    parser.add_argument("--limit", type=int, default=ROWS_PER_TABLE, help="rows per table and account per batch")
+    parser.add_argument("--dsn", default=os.environ.get("MBT_JOBS_DSN", ""),
+                        help="libpq connection string (default: $MBT_JOBS_DSN)")
+    args = parser.parse_args(argv)
+    as_of = args.as_of or datetime.now(UTC)
+    if as_of.tzinfo is None:
+        parser.error("--as-of needs a UTC offset, e.g. 2026-11-24T20:45:00-05:00")
+    with psycopg.connect(args.dsn, autocommit=True) as conn:
+        result = run(conn, as_of, args.accounts, args.limit)
+    print(json.dumps({"as_of": as_of.isoformat(), "accounts": result.accounts, "rows": result.rows,
+                      "batches": result.batches}))
+    return result
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    main()
