@@ -55,8 +55,17 @@ def cash_activity(db, acct, at, kind: str, amount: str) -> None:
     db.execute("update mbt.accounts set cash = cash + %s where account_id = %s", [D(amount), acct])
 
 
-def purge(db, as_of=AS_OF, limit: int = 1000) -> int:
-    return db.execute("select mbt.apply_tier_retention(%s, %s)", [as_of, limit]).fetchone()[0]
+def removed_so_far(db, acct, as_of) -> int:
+    return db.execute("select coalesce(sum(orders + order_events + fills + cash_activities + account_snapshots "
+                      "+ position_snapshots + trade_updates), 0) from jobs.tier_retention_log "
+                      "where account_id = %s and as_of = %s", [acct, as_of]).fetchone()[0]
+
+
+def purge(db, acct, as_of=AS_OF, limit: int = 1000) -> int:
+    """A whole run (every due account: other tests' committed ones too); the rows it removed from acct."""
+    before = removed_so_far(db, acct, as_of)
+    db.execute("select mbt.apply_tier_retention(%s, %s)", [as_of, limit])
+    return removed_so_far(db, acct, as_of) - before
 
 
 def set_tier(db, user_id, tier: str) -> None:
@@ -164,7 +173,7 @@ def log_row(db, acct, as_of=AS_OF) -> dict | None:
 # --- boundaries ---------------------------------------------------------------------------------------
 
 def test_free_keeps_new_york_days_89_and_90_and_purges_day_91(db, acct, script):
-    purge(db)
+    purge(db, acct)
     assert not exists(db, script["day_91_sell"])
     assert exists(db, script["day_90_sell"]) and exists(db, script["day_89_buy"])
     days = [r[0].isoformat() for r in db.execute(
@@ -174,7 +183,7 @@ def test_free_keeps_new_york_days_89_and_90_and_purges_day_91(db, acct, script):
 
 
 def test_the_day_is_the_new_york_day_not_the_utc_one(db, acct, script):
-    purge(db)
+    purge(db, acct)
     dividends = db.execute("select net_amount from mbt.cash_activities where account_id = %s and activity_type = 'DIV'",
                            [acct]).fetchall()
     assert dividends == [(D("1.00"),)]  # 12.34 at 23:30 on day 91 (already day 90 in UTC) is gone
@@ -185,7 +194,7 @@ def test_pro_keeps_three_years_to_the_day(db, user, acct):
     as_of = et("2029-06-01 20:45")  # keeps New York days from 2026-06-01 on
     cash_activity(db, acct, et("2026-05-31 12:00"), "DIV", "3.00")
     cash_activity(db, acct, et("2026-06-01 12:00"), "DIV", "4.00")
-    purge(db, as_of)
+    purge(db, acct, as_of)
     assert db.execute("select net_amount from mbt.cash_activities where account_id = %s and activity_type = 'DIV'",
                       [acct]).fetchall() == [(D("4.00"),)]
     assert log_row(db, acct, as_of)["cutoff_day"].isoformat() == "2026-06-01"
@@ -193,12 +202,12 @@ def test_pro_keeps_three_years_to_the_day(db, user, acct):
 
 def test_pro_plus_keeps_everything(db, user, acct, script):
     set_tier(db, user["user_id"], "pro_plus")
-    assert purge(db, et("2036-11-30 20:45")) == 0
+    assert purge(db, acct, et("2036-11-30 20:45")) == 0
     assert count_older(db, acct, CUTOFF)["orders"] == 10
 
 
 def test_four_days_earlier_day_94_is_day_90_and_stays(db, acct, script):
-    purge(db, et("2026-11-26 20:45"))  # cut-off 2026-08-28: only the opening deposit of 2026-01-02 is older
+    purge(db, acct, et("2026-11-26 20:45"))  # cut-off 2026-08-28: only the opening deposit of 2026-01-02 is older
     assert all(exists(db, order_id) for order_id in script.values())
     assert count_older(db, acct, "2026-08-29")["account_snapshots"] == 1
 
@@ -208,7 +217,7 @@ def test_four_days_earlier_day_94_is_day_90_and_stays(db, acct, script):
 def test_nothing_older_than_the_horizon_remains_but_open_orders_and_what_they_need(db, acct, script):
     assert count_older(db, acct, CUTOFF) == {"orders": 10, "order_events": 18, "fills": 3, "cash_activities": 3,
                                              "account_snapshots": 2, "position_snapshots": 4}
-    purge(db)
+    purge(db, acct)
     kept = {k for k, v in script.items() if exists(db, v)}
     # the open gtc, the bracket whose exits are open (its filled entry too), the open replacement and the
     # order it replaced; the rest of 08-28 and 08-31 is gone
@@ -228,7 +237,7 @@ def test_nothing_older_than_the_horizon_remains_but_open_orders_and_what_they_ne
 def test_the_audit_trail_and_the_fills_go_with_their_order(db, acct, script):
     order_id = script["old_buy"]
     assert db.execute("select count(*) from mbt.order_events where order_id = %s", [order_id]).fetchone()[0] > 0
-    purge(db)
+    purge(db, acct)
     assert db.execute("select (select count(*) from mbt.order_events where order_id = %(o)s), "
                       "(select count(*) from mbt.fills where order_id = %(o)s)", {"o": order_id}).fetchone() == (0, 0)
 
@@ -245,16 +254,16 @@ def test_queued_trade_updates_of_purged_orders_go_and_those_of_kept_orders_stay(
         return db.execute("select count(*) from pgmq.q_trade_updates where message -> 'order' ->> 'id' = %s",
                           [str(order_id)]).fetchone()[0]
     assert queued(script["old_buy"]) > 0 and queued(script["open_gtc"]) > 0
-    purge(db)
+    purge(db, acct)
     assert queued(script["old_buy"]) == 0 and queued(script["open_gtc"]) > 0
     assert log_row(db, acct)["trade_updates"] > 0
 
 
 # --- nothing the user sees changes --------------------------------------------------------------------
 
-def test_balances_positions_and_the_visible_history_are_unchanged(db, user, script):
+def test_balances_positions_and_the_visible_history_are_unchanged(db, user, acct, script):
     before = visible(db, user)
-    purge(db)
+    purge(db, acct)
     after = visible(db, user)
     for key in before:
         assert after[key] == before[key], key
@@ -265,7 +274,7 @@ def test_balances_positions_and_the_visible_history_are_unchanged(db, user, scri
 
 def test_portfolio_history_keeps_its_base_from_the_carried_close(db, user, acct, script):
     before = visible(db, user)["history"]
-    purge(db)
+    purge(db, acct)
     everything = db.execute("select mbt.portfolio_history(%s, 'all', null, null, %s)", [acct, AS_OF]).fetchone()[0]
     assert everything == before  # all that is left starts at day 90, on the close of day 91
     assert (everything["base_value_asof"], D(str(everything["base_value"]))) == (
@@ -274,7 +283,7 @@ def test_portfolio_history_keeps_its_base_from_the_carried_close(db, user, acct,
 
 
 def test_a_snapshot_written_after_the_purge_still_counts_the_purged_deposits(db, acct, script):
-    purge(db)
+    purge(db, acct)
     assert db.execute("select net_deposits from mbt.retention_carry where account_id = %s", [acct]).fetchone()[0] == \
         D("105000.00")  # the opening 100,000 and the 5,000 of 2026-08-28
     db.execute("select mbt.write_eod_snapshots(%s)", [et("2026-11-30 16:00")])
@@ -283,7 +292,7 @@ def test_a_snapshot_written_after_the_purge_still_counts_the_purged_deposits(db,
 
 
 def test_replay_of_the_retained_period_reproduces_its_fills(db, acct, script):
-    purge(db)
+    purge(db, acct)
     assert db.execute("select * from mbt.replay_fills(%s, %s, %s)",
                       [acct, et("2026-09-01 00:00"), et("2026-09-03 00:00")]).fetchall() == []
     assert db.execute("select qty, avg_entry_price from mbt.retention_positions where account_id = %s",
@@ -303,21 +312,21 @@ def test_an_upgrade_stops_the_purge_at_the_next_batch(db, user, acct, script):
 
 def test_a_downgrade_applies_the_shorter_history_at_the_next_run(db, user, acct, script):
     set_tier(db, user["user_id"], "pro")
-    assert purge(db) == 0
+    assert purge(db, acct) == 0
     set_tier(db, user["user_id"], "free")
-    assert purge(db, AS_OF + timedelta(days=1)) > 0
+    assert purge(db, acct, AS_OF + timedelta(days=1)) > 0
     assert count_older(db, acct, "2026-09-02")["cash_activities"] == 0
 
 
 # --- the job ------------------------------------------------------------------------------------------
 
 def test_a_second_run_removes_nothing(db, acct, script):
-    assert purge(db) > 0
-    assert purge(db) == 0
+    assert purge(db, acct) > 0
+    assert db.execute("select mbt.apply_tier_retention(%s)", [AS_OF]).fetchone()[0] == 0  # for every account
 
 
 def test_the_job_log_records_what_went_per_table_with_the_horizon_and_cut_off(db, acct, script):
-    purge(db)
+    purge(db, acct)
     row = log_row(db, acct)
     assert (row["tier"], row["history"], row["cutoff_day"].isoformat()) == ("free", timedelta(days=90), CUTOFF)
     # the buy of 08-28, the chain 29.00 -> 28.00 and the sell of 08-31, each with two audit rows (submitted,

@@ -136,7 +136,11 @@ begin
             from mbt.orders as o
             where o.account_id = s.account_id and o.created_at < s.cutoff_at and o.updated_at < s.cutoff_at
                 and mbt.order_status_is_final(o.status)
-                and mbt.order_history_expired(o.account_id, o.order_id, s.cutoff_at)
+                -- a simple order that nothing replaced is decided by itself (no per-order look-up)
+                and (
+                    (o.group_id is null and o.replaced_by is null)
+                    or mbt.order_history_expired(o.account_id, o.order_id, s.cutoff_at)
+                )
             order by o.created_at
             limit p_limit
         ) as o
@@ -353,7 +357,7 @@ begin
     with
     gone as (
         delete from pgmq.q_trade_updates as q
-        where not exists (
+        where q.message ? 'account_id' and q.message -> 'order' ? 'id' and not exists (
             select from mbt.orders as o
             where o.account_id = (q.message ->> 'account_id')::uuid and o.order_id = (q.message -> 'order' ->> 'id')::uuid
         )
@@ -362,7 +366,7 @@ begin
 
     gone_archived as (
         delete from pgmq.a_trade_updates as q
-        where not exists (
+        where q.message ? 'account_id' and q.message -> 'order' ? 'id' and not exists (
             select from mbt.orders as o
             where o.account_id = (q.message ->> 'account_id')::uuid and o.order_id = (q.message -> 'order' ->> 'id')::uuid
         )
