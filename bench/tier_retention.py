@@ -3,11 +3,13 @@ while 32 clients submit orders through the gateway.
 
 Each free account holds 100 rows of New York days more than 90 days before the run's as_of: 10 filled
 orders with a fill and two audit rows each (40), 20 cash activities, 20 end-of-day account snapshots and
-20 position snapshots (bulk-inserted as a superuser). The purge is the job itself (jobs/tier_retention.py:
-batches of ACCOUNTS accounts, one short transaction each, paced by PAUSE). Order submission is part (c)'s
-load (bench/submit.py: wrk, 32 connections, resting $10 limit buys of the bench's pro_plus users), run for
-MEASURE_SECONDS three times in one run: before the purge (the ceiling), during it, and after it. Target:
-the order p99 during the purge at most 20 % above the p99 without it (the mean of before and after).
+20 position snapshots (bulk-inserted as a superuser). The purge is the job itself (jobs/tier_retention.py
+as mbt_jobs: batches of BATCH_ACCOUNTS accounts, one short transaction each, paced by PAUSE). Order
+submission is part (c)'s load (bench/submit.py's wrk, 32 connections, resting $10 limit buys of the bench's
+pro_plus users) in MEASURE_SECONDS windows, in one run: two before the purge, back to back while it runs,
+two after it; before each window the load's resting orders are canceled, so that each starts from the
+same book. Target: the order p99 during the purge (mean of its windows) at most 20 % above the p99
+without it (mean of the windows before and after).
 Runnable alone: `python -m bench.tier_retention` starts a fresh private stack, runs this part and prints
 its section.
 """
@@ -32,8 +34,8 @@ from . import cpu, submit
 ACCOUNTS, ORDERS_PER_ACCOUNT, DAYS = 10_000, 10, 20  # 10 x (1 + 1 + 2) + 3 x 20 = 100 rows an account
 EXPECTED_ROWS = ACCOUNTS * (ORDERS_PER_ACCOUNT * 4 + DAYS * 3)
 AS_OF = datetime(2026, 11, 30, 20, 45, tzinfo=ZoneInfo("America/New_York"))  # cut-off 2026-09-01
-BATCH_ACCOUNTS, BATCH_LIMIT = 20, 100  # 2,000 rows a transaction
-PAUSE = 1.0  # after each batch the job sleeps as long as it took: half the time working
+BATCH_ACCOUNTS, BATCH_LIMIT = tier_retention.ACCOUNTS_PER_BATCH, tier_retention.ROWS_PER_TABLE  # the job's
+PAUSE = tier_retention.PAUSE  # defaults: 20 x 100 rows a table (2,000 rows here) a batch, then as long a pause
 MEASURE_SECONDS = 10
 TARGET_P99_RISE = 0.20
 
@@ -122,6 +124,7 @@ class RetentionResults:
     after: list[Load]
     purge: Purge
     setup_seconds: float
+    pause: float
 
     @property
     def during_p99_ms(self) -> float:
@@ -173,7 +176,7 @@ def setup(db: psycopg.Connection) -> float:
     return time.perf_counter() - started
 
 
-def run(cfg: Config, tokens: list[str], tokens_file: Path) -> RetentionResults:
+def run(cfg: Config, tokens: list[str], tokens_file: Path, pause: float = PAUSE) -> RetentionResults:
     with psycopg.connect(cfg.dsn(), autocommit=True) as db:
         print(f"bench: retention: {ACCOUNTS:,} free accounts with {EXPECTED_ROWS:,} expired rows", flush=True)
         setup_seconds = setup(db)
@@ -194,7 +197,7 @@ def run(cfg: Config, tokens: list[str], tokens_file: Path) -> RetentionResults:
             started = time.perf_counter()
             try:
                 with psycopg.connect(cfg.dsn(user="mbt_jobs"), autocommit=True) as conn:
-                    purge.rows = tier_retention.run(conn, AS_OF, BATCH_ACCOUNTS, BATCH_LIMIT, pause=PAUSE,
+                    purge.rows = tier_retention.run(conn, AS_OF, BATCH_ACCOUNTS, BATCH_LIMIT, pause=pause,
                                                     on_batch=on_batch).rows
             except psycopg.Error as exc:
                 purge.error = str(exc)
@@ -230,7 +233,7 @@ def run(cfg: Config, tokens: list[str], tokens_file: Path) -> RetentionResults:
         """).fetchone()[0]
     print(f"bench:     purged {purge.rows:,} rows in {purge.seconds:.1f} s ({purge.rows / purge.seconds:,.0f} rows/s), "
           f"{purge.batches:,} batches; repeat {purge.repeat_rows:,} rows", flush=True)
-    return RetentionResults(before, during, after, purge, setup_seconds)
+    return RetentionResults(before, during, after, purge, setup_seconds, pause)
 
 
 def verdict(ok: bool) -> str:
@@ -260,7 +263,7 @@ def section(r: RetentionResults) -> list[str]:
         f"{AS_OF.isoformat()}: per account 10 filled orders with a fill and two audit rows each, 20 cash activities, "
         f"20 account and 20 position snapshots. The job (`jobs/tier_retention.py`) runs as `mbt_jobs` in batches of "
         f"{BATCH_ACCOUNTS} accounts x at most {BATCH_LIMIT} rows per table (one transaction each), pausing "
-        f"{PAUSE:g}x each batch's time after it. Order submission: part (c)'s wrk load (32 connections, resting "
+        f"{r.pause:g}x each batch's time after it. Order submission: part (c)'s wrk load (32 connections, resting "
         f"$10 limit buys of pro_plus users) in {MEASURE_SECONDS} s windows: two before the purge, back to back "
         "for as long as it runs (a window it ended in does not count), two after it. Before each window the "
         "load's resting orders are canceled, so that every window starts from the same book (each submission "
@@ -295,8 +298,14 @@ def section(r: RetentionResults) -> list[str]:
 
 
 def main() -> int:
+    import argparse
+
     from bench.__main__ import bench_config, pro_plus_tokens, start_fresh_stack, stop_stack
 
+    parser = argparse.ArgumentParser(prog="python -m bench.tier_retention", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--pause", type=float, default=PAUSE,
+                        help=f"the job's pause after each batch, in multiples of the batch's time (default {PAUSE:g})")
+    pause = parser.parse_args().pause
     cfg = bench_config()
     try:
         start_fresh_stack(cfg)
@@ -304,7 +313,7 @@ def main() -> int:
         tokens_file = cfg.data_dir / "bench-tokens.txt"
         tokens_file.write_text("\n".join(tokens) + "\n")
         tokens_file.chmod(0o600)
-        results = run(cfg, tokens, tokens_file)
+        results = run(cfg, tokens, tokens_file, pause)
     finally:
         stop_stack(cfg)
     print("\n" + "\n".join(section(results)))

@@ -337,8 +337,8 @@ def test_the_job_log_records_what_went_per_table_with_the_horizon_and_cut_off(db
 
 
 def test_the_batched_job_logs_one_run_and_a_rerun_logs_zero(db, acct, script):
-    first = tier_retention.run(db, AS_OF, accounts_per_batch=1, limit=1)
-    second = tier_retention.run(db, AS_OF, accounts_per_batch=1, limit=1)
+    first = tier_retention.run(db, AS_OF, accounts_per_batch=1, limit=1, pause=0)
+    second = tier_retention.run(db, AS_OF, accounts_per_batch=1, limit=1, pause=0)
     assert first.rows > 0 and first.batches >= 4 and second.rows == 0
     assert log_row(db, acct)["batches"] >= 4
     runs = db.execute("select rows_affected from jobs.run_log where job = 'tier_retention' and as_of = %s "
@@ -385,7 +385,7 @@ def test_a_purge_running_while_orders_are_submitted_loses_nothing(cfg, admin):
         for t in threads:
             t.start()
         with psycopg.connect(cfg.dsn(), autocommit=True) as conn:
-            result = tier_retention.run(conn, AS_OF, accounts_per_batch=2, limit=20, log_run=False)
+            result = tier_retention.run(conn, AS_OF, accounts_per_batch=2, limit=20, log_run=False, pause=0)
         for t in threads:
             t.join()
         assert errors == []
