@@ -242,6 +242,16 @@ def test_the_audit_trail_and_the_fills_go_with_their_order(db, acct, script):
                       "(select count(*) from mbt.fills where order_id = %(o)s)", {"o": order_id}).fetchone() == (0, 0)
 
 
+def test_erasure_takes_what_retention_carried_and_logged(db, user, acct, script):
+    purge(db, acct)
+    db.execute("select auth.erase_user(%s)", [user["user_id"]])
+    assert db.execute("""
+        select (select count(*) from mbt.retention_carry where account_id = %(a)s)
+             + (select count(*) from mbt.retention_positions where account_id = %(a)s)
+             + (select count(*) from jobs.tier_retention_log where account_id = %(a)s)
+    """, {"a": acct}).fetchone()[0] == 0
+
+
 def test_the_audit_trail_stays_append_only_outside_the_purge(db, acct, script):
     db.execute("select set_config('mbt.retention_purge', 'on', true)")  # the flag alone is not enough
     with pytest.raises(psycopg.Error) as err:

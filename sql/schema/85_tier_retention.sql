@@ -92,3 +92,9 @@ comment on column jobs.tier_retention_log.trade_updates is 'Queued trade_updates
 comment on column jobs.tier_retention_log.batches is 'Transactions (batches) that removed rows.';
 comment on column jobs.tier_retention_log.started_at is 'Wall-clock time of the first batch that removed rows.';
 comment on column jobs.tier_retention_log.finished_at is 'Wall-clock time of the last one.';
+
+-- the run log names the new job
+comment on column jobs.run_log.job is
+'expire_day_orders, expire_gtc_orders, write_eod_snapshots, market_data_retention or tier_retention.';
+comment on column jobs.run_log.rows_affected is
+'Rows the run changed (orders expired, snapshots written, rows purged); 0 on a repeat.';
