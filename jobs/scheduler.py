@@ -68,7 +68,7 @@ def run_one(conn: psycopg.Connection, job: str, as_of: datetime) -> Run:
         else:
             with conn.transaction():
                 rows = conn.execute("select jobs.run_job(%s, %s)", [job, as_of]).fetchone()[0]
-    except psycopg.Error as exc:
+    except (psycopg.Error, tier_retention.AlreadyRunning) as exc:
         log.exception("%s for %s failed", job, as_of.isoformat())
         with conn.transaction():
             conn.execute("select jobs.record_failure(%s, %s, %s, %s)", [job, as_of, started, str(exc)])

@@ -34,6 +34,10 @@ ROWS_PER_TABLE = 100  # so a batch removes at most about 20 x 100 x 6 rows, in t
 PAUSE = 1.0  # the job works at most half the time, leaving the CPUs to order submission (bench: +1 % p99)
 
 
+class AlreadyRunning(RuntimeError):
+    """Another connection holds the run's advisory lock."""
+
+
 @dataclass(frozen=True)
 class Result:
     as_of: datetime
@@ -48,8 +52,19 @@ def run(conn: psycopg.Connection, as_of: datetime, accounts_per_batch: int = ACC
     """Purge at `as_of`, batch after batch (conn in autocommit: each batch commits on its own); then the
     queued messages of removed orders and anything left, and the run in jobs.run_log.
     pause: after each batch, sleep that many times as long as the batch took (0.5: the purge works two
-    thirds of the time), to leave the CPUs to the engine. on_batch(rows, seconds) is told of each batch."""
+    thirds of the time), to leave the CPUs to the engine. on_batch(rows, seconds) is told of each batch.
+    One run at a time (a session advisory lock): a second one meanwhile fails at once."""
     started = datetime.now(UTC)
+    if not conn.execute("select pg_try_advisory_lock(hashtext('jobs.tier_retention'))").fetchone()[0]:
+        raise AlreadyRunning("another tier-retention run is in progress")
+    try:
+        return _run(conn, as_of, started, accounts_per_batch, limit, log_run, pause, on_batch)
+    finally:
+        conn.execute("select pg_advisory_unlock(hashtext('jobs.tier_retention'))")
+
+
+def _run(conn: psycopg.Connection, as_of: datetime, started: datetime, accounts_per_batch: int, limit: int,
+         log_run: bool, pause: float, on_batch: Callable[[int, float], object] | None) -> Result:
     pending = deque(row[0] for row in conn.execute(
         "select account_id from mbt.tier_retention_due(%s)", [as_of]).fetchall())
     rows, batches, touched = 0, 0, set()

@@ -356,6 +356,13 @@ def test_the_batched_job_logs_one_run_and_a_rerun_logs_zero(db, acct, script):
     assert runs[-2:] == [(first.rows,), (0,)]
 
 
+def test_a_second_run_meanwhile_is_refused(cfg, db):
+    with psycopg.connect(cfg.dsn(), autocommit=True) as other:
+        other.execute("select pg_advisory_lock(hashtext('jobs.tier_retention'))")  # a run in progress
+        with pytest.raises(tier_retention.AlreadyRunning):
+            tier_retention.run(db, AS_OF, pause=0)
+
+
 def test_the_scheduler_runs_it_every_day_at_20_45(db):
     assert ("tier_retention", et("2026-11-30 20:45")) in db.execute(
         "select job, as_of from jobs.due_runs(%s, %s)", [et("2026-11-30 00:00"), et("2026-12-01 00:00")]).fetchall()
