@@ -10,8 +10,8 @@ pro_plus users) in MEASURE_SECONDS windows, in one run: two before the purge, ba
 two after it; before each window the load's resting orders are canceled, so that each starts from the
 same book. Target: the order p99 during the purge (mean of its windows) at most 20 % above the p99
 without it (mean of the windows before and after).
-Runnable alone: `python -m bench.tier_retention` starts a fresh private stack, runs this part and prints
-its section.
+Runnable alone: `python -m bench.tier_retention [--pause 1]` starts a fresh private stack, runs this part,
+prints its section and writes it to bench/tier_retention.md.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ BATCH_ACCOUNTS, BATCH_LIMIT = tier_retention.ACCOUNTS_PER_BATCH, tier_retention.
 PAUSE = tier_retention.PAUSE  # defaults: 20 x 100 rows a table (2,000 rows here) a batch, then as long a pause
 MEASURE_SECONDS = 10
 TARGET_P99_RISE = 0.20
+REPORT = Path(__file__).resolve().parent / "tier_retention.md"  # what a stand-alone run last measured
 
 SETUP_SQL = [
     "create schema if not exists rbench",
@@ -316,7 +317,9 @@ def main() -> int:
         results = run(cfg, tokens, tokens_file, pause)
     finally:
         stop_stack(cfg)
-    print("\n" + "\n".join(section(results)))
+    lines = section(results)
+    REPORT.write_text("\n".join(lines) + "\n")
+    print("\n" + "\n".join(lines) + f"\n\nbench: written to {REPORT.name}")
     return 0
 
 
