@@ -1,6 +1,7 @@
 """`make bench`: the price of the gateway, order submission, and the fill engine, each against a ceiling
 or a target, measured in the same run on one fresh private stack. The gateway part is below; order
-submission (c) is in bench/submit.py and the engine parts (a) and (b) in bench/engine.py.
+submission (c) is in bench/submit.py and the engine parts (a) and (b) in bench/engine.py; the later parts
+(lifecycle jobs, market data, tier retention beside submission) each have their own file.
 
 Every API request goes through the nginx gateway, which verifies the access JWT, counts the request
 against the caller's per-minute budget (a shared-memory counter) and proxies to PostgREST, whose
@@ -40,7 +41,7 @@ from mbtctl import stack
 from mbtctl.config import PROJECT_ROOT, Config
 from mbtctl.services import postgrest_env
 
-from . import cpu, engine, lifecycle_jobs, market_data, submit
+from . import cpu, engine, lifecycle_jobs, market_data, submit, tier_retention
 
 BENCH_DIR = Path(__file__).resolve().parent
 DATA_DIR = PROJECT_ROOT / ".data" / "bench"
@@ -355,7 +356,8 @@ def main() -> int:
         submitted = submit.run(cfg, tokens, tokens_file)
         engine_results = engine.run(cfg, quotes=args.engine_quotes)
         # later parts: one section each
-        extra = [lifecycle_jobs.section(lifecycle_jobs.run(cfg)), market_data.render(market_data.run(cfg))]
+        extra = [lifecycle_jobs.section(lifecycle_jobs.run(cfg)), market_data.render(market_data.run(cfg)),
+                 tier_retention.section(tier_retention.run(cfg, tokens, tokens_file))]
         seconds = (datetime.datetime.now(datetime.UTC) - started).total_seconds()
         report = render_report(cfg, results, submitted, engine_results, seconds, extra)
     except (BenchError, submit.SubmitError) as exc:

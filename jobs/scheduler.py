@@ -5,6 +5,8 @@ When each job acts comes from md.market_calendar through jobs.due_runs (early cl
                        (extended_hours day orders)
   write_eod_snapshots  at the close (16:00 ET, 13:00 ET on early closes)
   expire_gtc_orders    every day at 16:15 ET
+  market_data_retention every day at 20:30 ET
+  tier_retention       every day at 20:45 ET, in short batches (jobs/tier_retention.py)
 Each run calls jobs.run_job(job, as_of) with the instant it acts for (never the wall clock) and is
 logged in jobs.run_log. Every job is idempotent, so a run that fires twice, or late, changes nothing more.
 On start, and every hour, the scheduler first catches up on the due runs that have no successful run
@@ -28,6 +30,8 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
+
+from jobs import tier_retention
 
 log = logging.getLogger("jobs.scheduler")
 
@@ -59,9 +63,12 @@ def run_one(conn: psycopg.Connection, job: str, as_of: datetime) -> Run:
     """One job for one instant, in a transaction of its own; a failure is rolled back and logged."""
     started = datetime.now(UTC)
     try:
-        with conn.transaction():
-            rows = conn.execute("select jobs.run_job(%s, %s)", [job, as_of]).fetchone()[0]
-    except psycopg.Error as exc:
+        if job == "tier_retention":  # batched: each batch commits on its own, the run is logged at the end
+            rows = tier_retention.run(conn, as_of).rows
+        else:
+            with conn.transaction():
+                rows = conn.execute("select jobs.run_job(%s, %s)", [job, as_of]).fetchone()[0]
+    except (psycopg.Error, tier_retention.AlreadyRunning) as exc:
         log.exception("%s for %s failed", job, as_of.isoformat())
         with conn.transaction():
             conn.execute("select jobs.record_failure(%s, %s, %s, %s)", [job, as_of, started, str(exc)])

@@ -4,7 +4,8 @@
 
 -- When each job acts, between two instants: day-order expiry at the end of the opening auction window
 -- (opg, open + 1 minute), at the close (day, cls) and at the end of after-hours (extended_hours day
--- orders); the end-of-day snapshot at the close; gtc expiry every day at 16:15 ET.
+-- orders); the end-of-day snapshot at the close; gtc expiry every day at 16:15 ET; market-data
+-- retention at 20:30 ET and tier retention at 20:45 ET every day.
 create or replace function jobs.due_runs(p_after timestamptz, p_until timestamptz)
 returns table (job text, as_of timestamptz)
 language sql
@@ -30,6 +31,12 @@ as $$
         union all
         -- market-data partitions dropped and made ahead when no session runs (dropping one locks md.quotes)
         select 'market_data_retention', (d::date + time '20:30') at time zone 'America/New_York', 3
+        from generate_series(
+            (p_after at time zone 'America/New_York')::date, (p_until at time zone 'America/New_York')::date, interval '1 day'
+        ) as d
+        union all
+        -- tier retention after market-data retention, when no session runs (jobs/tier_retention.py batches it)
+        select 'tier_retention', (d::date + time '20:45') at time zone 'America/New_York', 4
         from generate_series(
             (p_after at time zone 'America/New_York')::date, (p_until at time zone 'America/New_York')::date, interval '1 day'
         ) as d
@@ -80,10 +87,11 @@ begin
             select r.partitions_dropped + r.bars_deleted + r.partitions_created
             from md.apply_market_data_retention(p_as_of) as r
         )
+        when 'tier_retention' then mbt.apply_tier_retention(p_as_of)
     end;
     if v_rows is null then
         raise exception 'jobs.run_job: unknown job %', p_job
-            using hint = 'expire_day_orders, expire_gtc_orders, write_eod_snapshots or market_data_retention.';
+            using hint = 'expire_day_orders, expire_gtc_orders, write_eod_snapshots, market_data_retention or tier_retention.';
     end if;
     insert into jobs.run_log (job, as_of, rows_affected, started_at, finished_at)
     values (p_job, p_as_of, v_rows, v_started, clock_timestamp());
@@ -105,6 +113,20 @@ as $$
 $$;
 comment on function jobs.record_failure(text, timestamptz, timestamptz, text) is
 'Log a run that failed (its transaction rolled back, so nothing else changed).';
+
+-- A run a job's own driver did in several transactions (jobs/tier_retention.py), logged when it is done.
+create or replace function jobs.record_run(p_job text, p_as_of timestamptz, p_rows bigint, p_started_at timestamptz)
+returns void
+language sql
+volatile
+security definer
+set search_path = ''
+as $$
+    insert into jobs.run_log (job, as_of, rows_affected, started_at, finished_at)
+    values (p_job, p_as_of, p_rows, p_started_at, clock_timestamp())
+$$;
+comment on function jobs.record_run(text, timestamptz, bigint, timestamptz) is
+'Log a successful run that its driver committed in batches (tier_retention): the rows it changed in all of them.';
 
 create or replace function jobs.last_run_as_of()
 returns timestamptz

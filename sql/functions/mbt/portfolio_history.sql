@@ -3,8 +3,9 @@
 -- trading day (equity now, at the latest quotes) while its snapshot is not written yet.
 --
 --   timestamp[i]        New York midnight of the trading day, epoch seconds (left-labelled, as Alpaca)
---   base_value          equity at the close before the first point; without one (a newer account), the
---                       money deposited by the first point (else its equity)
+--   base_value          equity at the close before the first point (tier retention keeps the latest it
+--                       removed in mbt.retention_carry); without one (a newer account), the money
+--                       deposited by the first point (else its equity)
 --   profit_loss[i]      (equity[i] - net_deposits[i]) - (base_value - net_deposits at the base): deposits
 --                       and withdrawals are not profit
 --   profit_loss_pct[i]  profit_loss[i] / base_value, a fraction rounded to 6 decimals (0.0125 = 1.25 %)
@@ -81,7 +82,7 @@ begin
             select coalesce(sum(c.net_amount), 0) from mbt.cash_activities as c
             where c.account_id = p_account_id and c.activity_at <= p_as_of
                 and c.activity_type in ('CSD', 'CSW', 'JNLC', 'TRANS') and c.status <> 'canceled'
-        )
+        ) + coalesce((select r.net_deposits from mbt.retention_carry as r where r.account_id = p_account_id), 0)
         from mbt.account_balances as b
         where b.account_id = p_account_id and v_today > v_start and v_today <= v_date_end
             and not exists (
@@ -100,10 +101,22 @@ begin
             coalesce(prev.trading_date, f.trading_date) as base_date
         from first_point as f
         left join lateral (
-            select s.trading_date, s.equity, s.net_deposits
-            from mbt.account_snapshots as s
-            where s.account_id = p_account_id and s.trading_date < f.trading_date
-            order by s.trading_date desc
+            select x.trading_date, x.equity, x.net_deposits
+            from (
+                (
+                    select s.trading_date, s.equity, s.net_deposits
+                    from mbt.account_snapshots as s
+                    where s.account_id = p_account_id and s.trading_date < f.trading_date
+                    order by s.trading_date desc
+                    limit 1
+                )
+                union all
+                -- the latest snapshot tier retention removed
+                select r.base_date, r.base_equity, r.base_net_deposits
+                from mbt.retention_carry as r
+                where r.account_id = p_account_id and r.base_date < f.trading_date
+            ) as x
+            order by x.trading_date desc
             limit 1
         ) as prev on true
     ),

@@ -43,21 +43,32 @@ begin
             filled_qty = 0, filled_avg_price = null, filled_at = null, stop_triggered_at = null,
             expires_at = least(coalesce(o.expires_at, 'infinity'), o.canceled_at, o.replaced_at)
         where o.account_id = p_account_id and o.order_id = any(v_orders);
-        -- positions as they were before the first replayed fill
+        -- positions as they were before the first replayed fill: what tier retention carried of the
+        -- purged fills (mbt.retention_positions) as an opening execution, then the remaining fills
         delete from mbt.positions as p where p.account_id = p_account_id;
         insert into mbt.positions (account_id, symbol, asset_id, asset_class, qty, avg_entry_price, realized_pl,
             opened_at, updated_at)
         select
-            f.account_id, f.symbol, min(o.asset_id::text)::uuid, min(o.asset_class::text)::md.asset_class,
-            (mbt.position_after(case when f.side = 'buy' then f.qty else -f.qty end, f.price
-                order by f.transaction_time, f.cum_qty)).qty,
-            (mbt.position_after(case when f.side = 'buy' then f.qty else -f.qty end, f.price
-                order by f.transaction_time, f.cum_qty)).avg_price,
-            0, min(f.transaction_time), max(f.transaction_time)
-        from mbt.fills as f
-        inner join mbt.orders as o on f.account_id = o.account_id and f.order_id = o.order_id
-        where f.account_id = p_account_id
-        group by f.account_id, f.symbol;
+            f.account_id, f.symbol,
+            coalesce(min(o.asset_id::text)::uuid, min(a.asset_id::text)::uuid),
+            coalesce(min(o.asset_class::text), min(a.asset_class::text), 'us_equity')::md.asset_class,
+            (mbt.position_after(f.qty, f.price order by f.at, f.seq)).qty,
+            (mbt.position_after(f.qty, f.price order by f.at, f.seq)).avg_price,
+            0, min(f.at), max(f.at)
+        from (
+            select x.account_id, x.order_id, x.symbol, case when x.side = 'buy' then x.qty else -x.qty end as qty,
+                x.price, x.transaction_time as at, x.cum_qty as seq
+            from mbt.fills as x
+            where x.account_id = p_account_id
+            union all
+            select r.account_id, null, r.symbol, r.qty, r.avg_entry_price, '-infinity', 0
+            from mbt.retention_positions as r
+            where r.account_id = p_account_id and r.qty <> 0
+        ) as f
+        left join mbt.orders as o on f.account_id = o.account_id and f.order_id = o.order_id
+        left join md.assets as a on f.symbol = a.symbol
+        group by f.account_id, f.symbol
+        having coalesce(min(o.asset_id::text), min(a.asset_id::text)) is not null;
 
         for v_order in
             select o.order_id, o.symbol, o.submitted_at

@@ -7,7 +7,8 @@
 -- Positions are marked at the midpoint of the last sane quote at or before the close (mbt.mark_price);
 -- a symbol with no such quote keeps its previous closing mark, else its average entry price.
 -- net_deposits sums the cash that came in or went out (CSD, CSW, JNLC, TRANS) up to the close: it is
--- not profit, and portfolio history takes it out of profit_loss.
+-- not profit, and portfolio history takes it out of profit_loss; what tier retention removed of them is
+-- in mbt.retention_carry.
 create or replace function mbt.write_eod_snapshots(p_as_of timestamptz)
 returns integer
 language plpgsql
@@ -135,10 +136,11 @@ begin
             a.cash - coalesce(f.amount, 0) - coalesce(l.after_close, 0) as cash,
             coalesce(v.long_value, 0) as long_value,
             coalesce(v.short_value, 0) as short_value,
-            coalesce(l.net_deposits, 0) as net_deposits
+            coalesce(l.net_deposits, 0) + coalesce(r.net_deposits, 0) as net_deposits
         from mbt.accounts as a
         left join fills_after as f on a.account_id = f.account_id
         left join ledger as l on a.account_id = l.account_id
+        left join mbt.retention_carry as r on a.account_id = r.account_id
         left join position_values as v on a.account_id = v.account_id
         where a.created_at <= v_close
     ),
