@@ -80,6 +80,14 @@ def test_an_account_with_no_close_yet_counts_its_deposits_as_the_previous_close(
         D("100000.00"), 0, D("400000.00"))
 
 
+def test_deposits_that_tier_retention_purged_still_count_as_the_previous_close(db, acct):
+    # a free account's opening deposit is older than 90 days: the purge carried it in mbt.retention_carry
+    db.execute("delete from mbt.cash_activities where account_id = %s", [acct])
+    db.execute("insert into mbt.retention_carry (account_id, purged_before, net_deposits, updated_at) "
+               "values (%s, '2026-09-09', 100000.00, now())", [acct])
+    assert figures(db, acct, et(f"{TUESDAY} 09:45"))["intraday_margin_level"] == D("400000.00")
+
+
 def test_purchases_count_against_the_level_and_closing_sales_do_not_give_it_back(db, three_round_trips):
     f = figures(db, three_round_trips, et(f"{TUESDAY} 10:05"))
     assert f["opened_today"] == D("300000.00")

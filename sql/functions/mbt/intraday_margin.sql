@@ -78,7 +78,8 @@ comment on function mbt.intraday_buying_power(numeric, numeric, numeric) is
 'Intraday buying power left, USD: intraday margin level - value opened today - holds of open orders, at least 0.';
 
 -- The figures of an account at p_as_of: the previous close (its equity, and its maintenance requirement
--- from the position snapshots; with no close before today, the deposits so far and no requirement), the
+-- from the position snapshots; with no close before today, the deposits so far, those tier retention purged
+-- included, and no requirement), the
 -- value opened today, and the day trades by FINRA's count, over the last five trading days (today included)
 -- under the legacy rule, which counts them, and today alone under the current one:
 -- per symbol and day, each execution that reduces the position right after one that increased it
@@ -142,7 +143,10 @@ begin
                 select coalesce(sum(c.net_amount), 0) from mbt.cash_activities as c
                 where c.account_id = p_account_id and c.activity_at <= p_as_of
                     and c.activity_type in ('CSD', 'CSW', 'JNLC', 'TRANS') and c.status <> 'canceled'
-            )) as equity,
+            ) + coalesce((
+                -- deposits tier retention purged (mbt.retention_carry)
+                select r.net_deposits from mbt.retention_carry as r where r.account_id = p_account_id
+            ), 0)) as equity,
             coalesce(lm.maintenance_margin, 0) as maintenance_margin
         from (select 1) as one
         left join last_close as lc on true
