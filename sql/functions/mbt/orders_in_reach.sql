@@ -11,23 +11,21 @@ returns setof mbt.orders
 language sql
 stable
 as $$
+    -- what a falling price reaches: buy limits the ask comes down to, sell stops the bid comes down to
     select o.* from mbt.orders as o
     where o.symbol = p_symbol and o.status in ('new', 'partially_filled', 'accepted')
-        and o.order_type = 'limit' and o.side = 'buy' and o.limit_price >= p_min_ask
+        and (o.order_type = 'limit' and o.side = 'buy'
+            or o.order_type in ('stop', 'stop_limit') and o.side = 'sell' and o.stop_triggered_at is null)
+        and case when o.order_type = 'limit' then o.limit_price else o.stop_price end >= least(p_min_ask, p_min_bid)
+        and case when o.order_type = 'limit' then o.limit_price >= p_min_ask else o.stop_price >= p_min_bid end
     union all
+    -- what a rising price reaches: sell limits the bid comes up to, buy stops the ask comes up to
     select o.* from mbt.orders as o
     where o.symbol = p_symbol and o.status in ('new', 'partially_filled', 'accepted')
-        and o.order_type = 'limit' and o.side = 'sell' and o.limit_price <= p_max_bid
-    union all
-    select o.* from mbt.orders as o
-    where o.symbol = p_symbol and o.status in ('new', 'partially_filled', 'accepted')
-        and o.order_type in ('stop', 'stop_limit') and o.stop_triggered_at is null
-        and o.side = 'buy' and o.stop_price <= p_max_ask
-    union all
-    select o.* from mbt.orders as o
-    where o.symbol = p_symbol and o.status in ('new', 'partially_filled', 'accepted')
-        and o.order_type in ('stop', 'stop_limit') and o.stop_triggered_at is null
-        and o.side = 'sell' and o.stop_price >= p_min_bid
+        and (o.order_type = 'limit' and o.side = 'sell'
+            or o.order_type in ('stop', 'stop_limit') and o.side = 'buy' and o.stop_triggered_at is null)
+        and case when o.order_type = 'limit' then o.limit_price else o.stop_price end <= greatest(p_max_ask, p_max_bid)
+        and case when o.order_type = 'limit' then o.limit_price <= p_max_bid else o.stop_price <= p_max_ask end
     union all
     select o.* from mbt.orders as o
     where o.symbol = p_symbol and o.status in ('new', 'partially_filled', 'accepted')
