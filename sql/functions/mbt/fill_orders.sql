@@ -26,9 +26,10 @@
 --     the one that completed the entry: a second pass over the same batch, for those exits only;
 --   * every fill keeps its quote (id and copy) and names the rule that fired.
 --
--- Cost: a batch looks up only the resting orders its prices can reach (the orders_resting_* partial
--- indexes), so it grows with the orders a batch hits, not with the orders resting. PL/pgSQL, so the
--- statement's plan is cached across calls.
+-- Cost: a batch looks up only the resting orders its prices can reach (mbt.orders_in_reach, on the
+-- orders_resting_* partial indexes), and takes only its quotes on the symbols of those orders (and of
+-- trailing stops) further, so it grows with the orders a batch hits, not with the orders resting.
+-- PL/pgSQL, so the statement's plan is cached across calls.
 create or replace function mbt.fill_orders(
     p_quotes md.quotes[],
     p_only_orders mbt.order_ref[] default null,
@@ -109,8 +110,7 @@ begin
         where v_only_orders is null
     ),
 
-    -- the usable quotes of the symbols with something to do, with their session: quotes that reach no
-    -- order cost the lookups above and no more
+    -- the symbols with something to do: an order in reach, or a trailing stop whose mark may move
     active_symbols as (
         select a.symbol, bool_or(a.trailing) as trailing
         from (
@@ -129,6 +129,8 @@ begin
             and (select (max(u.quote_time) at time zone 'America/New_York')::date from usable as u)
     ),
 
+    -- the usable quotes of those symbols, with their session: quotes that reach no order cost the lookups
+    -- above and no more
     batch as (
         select
             u.*, coalesce(md.session_of(u.quote_time, d.c), 'closed') as market_session, s.trailing
