@@ -3,12 +3,16 @@
 -- transition table, no per-row or per-order trigger. Only the quotes of symbols with an order in
 -- reach of the batch's prices (mbt.orders_in_reach, trailing stops included) go: a superset of what
 -- the engine can fill or move, its rules decide the rest; a batch that reaches nothing costs its
--- per-symbol price ranges and one index probe per kind of order and symbol.
+-- per-symbol price ranges and one index probe per kind of order and symbol. Plain index scans, not
+-- bitmap ones (here and in the engine's statement, planned under this setting): an index scan marks
+-- the entries of orders filled or canceled since the last vacuum dead and skips them from then on, a
+-- bitmap scan visits their heap pages on every batch.
 create or replace function mbt.evaluate_orders_on_quotes()
 returns trigger
 language plpgsql
 security definer
 set search_path = ''
+set enable_bitmapscan = off
 as $$
 declare
     v_quotes md.quotes[];
