@@ -515,18 +515,24 @@ begin
         where o.order_id = any(array(select f.order_id from new_fills as f))
     ),
 
-    events as (
-        insert into mbt.order_events as e (account_id, order_id, event, event_at, fill_id, order_state)
+    -- each fill's event with the order's state after it: the audit row and the trade update are made
+    -- from it (not from the inserted rows joined back to the fills, a join the planner makes a nested loop)
+    fill_events as (
         select
-            f.account_id, f.order_id, case when f.leaves_qty = 0 then 'fill' else 'partial_fill' end, f.quote_time,
-            f.fill_id,
+            f.account_id, f.order_id, f.fill_id, f.quote_time, f.price, f.qty, f.position_qty, f.cum_qty,
+            case when f.leaves_qty = 0 then 'fill' else 'partial_fill' end as event,
             (o.states -> f.order_id::text) || jsonb_build_object(
                 'filled_qty', trim_scale(f.cum_qty)::text,
                 'status', case when f.leaves_qty = 0 then 'filled' else 'partially_filled' end
-            )
+            ) as order_state
         from new_fills as f
         cross join filled_orders as o
-        returning e.account_id, e.order_id, e.event, e.event_at, e.fill_id, e.order_state
+    ),
+
+    events as (
+        insert into mbt.order_events (account_id, order_id, event, event_at, fill_id, order_state)
+        select f.account_id, f.order_id, f.event, f.quote_time, f.fill_id, f.order_state
+        from fill_events as f
     ),
 
     -- exits canceled by their group, exits that went live
@@ -545,11 +551,10 @@ begin
         select mbt.publish_trade_updates(array_agg(u.message order by u.event_at, u.seq)) as sent
         from (
             select
-                mbt.trade_update(e.event, e.order_state, e.account_id, e.event_at, f.price, f.qty, f.position_qty,
+                mbt.trade_update(f.event, f.order_state, f.account_id, f.quote_time, f.price, f.qty, f.position_qty,
                     f.fill_id) as message,
-                e.event_at, f.cum_qty as seq
-            from events as e
-            inner join new_fills as f on e.fill_id = f.fill_id
+                f.quote_time as event_at, f.cum_qty as seq
+            from fill_events as f
             union all
             select
                 mbt.trade_update(case when s.event = 'canceled' then 'canceled' else 'new' end, s.order_state,
