@@ -325,8 +325,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--engine-quotes", type=int, default=engine.QUOTES, metavar="N",
                         help=f"quotes for the engine's throughput run (a), a multiple of {engine.BATCH:,} "
                              f"(default {engine.QUOTES:,}); less only to scale the run down (the report says so)")
-    parser.add_argument("part", nargs="?", choices=["all", "market_data"], default="all",
-                        help="market_data: only the market-data part (report in bench/market_data.md)")
+    parser.add_argument("part", nargs="?", choices=["all", "market_data", "engine"], default="all",
+                        help="market_data: only the market-data part (report in bench/market_data.md); engine: only "
+                             "the engine's parts: (a) with its ceiling, the lifecycle mix, (b) (bench/engine.md)")
     return parser.parse_args()
 
 
@@ -344,10 +345,32 @@ def main_market_data() -> int:
     return 0
 
 
+def main_engine(quotes: int) -> int:
+    """python -m bench engine: only the fill engine's parts (ceiling and engine in the same run), on a fresh
+    stack of its own."""
+    cfg = bench_config()
+    started = datetime.datetime.now(datetime.UTC)
+    try:
+        start_fresh_stack(cfg)
+        results = engine.run(cfg, quotes=quotes)
+        seconds = (datetime.datetime.now(datetime.UTC) - started).total_seconds()
+        sections = [["# MBT bench: the fill engine"], machine(cfg)[:3], *engine.render(results),
+                    [f"Whole run (stack and engine parts): {seconds / 60:.1f} minutes."]]
+    finally:
+        stop_stack(cfg)
+    path = BENCH_DIR / "engine.md"
+    report = "\n\n".join("\n".join(section) for section in sections) + "\n"
+    path.write_text(report)
+    print(f"\n{report}\nbench: report written to {path.relative_to(PROJECT_ROOT)}")
+    return 0
+
+
 def main() -> int:
     args = parse_args()
     if args.part == "market_data":
         return main_market_data()
+    if args.part == "engine":
+        return main_engine(args.engine_quotes)
     cfg = bench_config()
     started = datetime.datetime.now(datetime.UTC)
     try:

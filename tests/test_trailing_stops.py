@@ -99,3 +99,23 @@ def test_a_batch_that_cannot_trigger_it_still_moves_its_mark_and_a_later_one_tri
     assert (now["hwm"], now["stop_price"], now["status"]) == ("105", "102.9", "new")
     insert_quotes(db, ("ZTRL", "102.90", "103.00", et("2026-11-24 10:05")))
     assert fills(db, o["id"])[0]["price"] == D("102.90")
+
+
+def test_a_triggered_trailing_stop_keeps_the_stop_price_it_triggered_at(db, acct):
+    o = sell_trailing(db, acct, trail_price="2.00")
+    # a first batch moves the mark to 103.00 (stop 101.00); a later one drops to 100.90 and triggers it
+    insert_quotes(db, ("ZTRL", "103.00", "103.10", et("2026-11-24 10:02")))
+    insert_quotes(db, ("ZTRL", "100.90", "101.00", et("2026-11-24 10:03")))
+    stored = db.execute("select hwm, stop_price, status from mbt.orders where order_id = %s", [o["id"]]).fetchone()
+    assert stored == (D("103"), D("101"), "filled")
+    assert (order(db, o["id"])["hwm"], order(db, o["id"])["stop_price"]) == ("103", "101")
+
+
+def test_quotes_on_a_symbol_without_orders_leave_the_trailing_stop_where_it_was(db, acct):
+    add_asset(db, "ZOTH")
+    o = sell_trailing(db, acct, trail_price="2.00")
+    # one batch: a new high on another symbol, none on ZTRL; the engine sees only ZTRL's quotes
+    insert_quotes(db, ("ZOTH", "150.00", "150.10", et("2026-11-24 10:02")),
+                  ("ZTRL", "100.50", "100.60", et("2026-11-24 10:02")))
+    now = order(db, o["id"])
+    assert (now["hwm"], now["stop_price"], now["status"]) == ("100.5", "98.5", "new")

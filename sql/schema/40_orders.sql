@@ -91,10 +91,11 @@ comment on column mbt.orders.position_intent is 'Opens or closes, long or short:
 comment on column mbt.orders.qty is 'Ordered quantity, shares (up to 9 decimals for fractional orders); null for notional orders.';
 comment on column mbt.orders.notional is 'Ordered amount, USD; null for qty orders.';
 comment on column mbt.orders.limit_price is 'Limit price, USD.';
-comment on column mbt.orders.stop_price is 'Stop (trigger) price, USD.';
+comment on column mbt.orders.stop_price is $$Stop (trigger) price, USD. For a trailing stop: the stop at submission
+until it triggers, then the stop it triggered at; meanwhile the stop follows hwm (mbt.order_stop_price).$$;
 comment on column mbt.orders.trail_price is 'Trailing stop offset, USD.';
 comment on column mbt.orders.trail_percent is 'Trailing stop offset, percent.';
-comment on column mbt.orders.hwm is 'High-water mark of a trailing stop, USD.';
+comment on column mbt.orders.hwm is 'High-water mark of a trailing stop (sell: highest bid, buy: lowest ask), USD.';
 comment on column mbt.orders.extended_hours is 'May fill in the pre-market and after-hours sessions (limit, day only).';
 comment on column mbt.orders.status is 'Alpaca order status.';
 comment on column mbt.orders.filled_qty is 'Quantity filled so far, shares.';

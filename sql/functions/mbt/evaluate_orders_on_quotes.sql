@@ -1,19 +1,44 @@
 -- Every batch of quotes inserted into md.quotes (the ingestor's COPY, a test's multi-row INSERT)
 -- goes to the fill engine once, as a whole: one statement-level trigger with the batch's
--- transition table, no per-row or per-order trigger.
+-- transition table, no per-row or per-order trigger. Only the quotes of symbols with an order in
+-- reach of the batch's prices (mbt.orders_in_reach, trailing stops included) go: a superset of what
+-- the engine can fill or move, its rules decide the rest; a batch that reaches nothing costs its
+-- per-symbol price ranges and one index probe per kind of order and symbol. Plain index scans, not
+-- bitmap ones (here and in the engine's statement, planned under this setting): an index scan marks
+-- the entries of orders filled or canceled since the last vacuum dead and skips them from then on, a
+-- bitmap scan visits their heap pages on every batch.
 create or replace function mbt.evaluate_orders_on_quotes()
 returns trigger
 language plpgsql
 security definer
 set search_path = ''
+set enable_bitmapscan = off
 as $$
+declare
+    v_quotes md.quotes[];
 begin
-    perform mbt.fill_orders((select array_agg(n::md.quotes) from new_quotes as n));
+    v_quotes := array(
+        select n::md.quotes
+        from new_quotes as n
+        inner join (
+            select r.symbol
+            from (
+                select q.symbol, min(q.ask_price) as min_ask, max(q.ask_price) as max_ask,
+                    min(q.bid_price) as min_bid, max(q.bid_price) as max_bid
+                from new_quotes as q
+                group by q.symbol
+            ) as r
+            where exists (select from mbt.orders_in_reach(r.symbol, r.min_ask, r.max_ask, r.min_bid, r.max_bid, true))
+        ) as s on n.symbol = s.symbol
+    );
+    if cardinality(v_quotes) > 0 then
+        perform mbt.fill_orders(v_quotes);
+    end if;
     return null;
 end;
 $$;
 comment on function mbt.evaluate_orders_on_quotes() is
-'Statement trigger on md.quotes: hands the inserted batch to mbt.fill_orders.';
+'Statement trigger on md.quotes: hands the quotes of the inserted batch that reach an order to mbt.fill_orders.';
 
 drop trigger if exists quotes_evaluate_orders on md.quotes;
 create trigger quotes_evaluate_orders

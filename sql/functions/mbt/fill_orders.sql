@@ -26,9 +26,10 @@
 --     the one that completed the entry: a second pass over the same batch, for those exits only;
 --   * every fill keeps its quote (id and copy) and names the rule that fired.
 --
--- Cost: a batch looks up only the resting orders its prices can reach (the orders_resting_* partial
--- indexes), so it grows with the orders a batch hits, not with the orders resting. PL/pgSQL, so the
--- statement's plan is cached across calls.
+-- Cost: a batch looks up only the resting orders its prices can reach (mbt.orders_in_reach, on the
+-- orders_resting_* partial indexes), and takes only its quotes on the symbols of those orders (and of
+-- trailing stops) further, so it grows with the orders a batch hits, not with the orders resting.
+-- PL/pgSQL, so the statement's plan is cached across calls.
 create or replace function mbt.fill_orders(
     p_quotes md.quotes[],
     p_only_orders mbt.order_ref[] default null,
@@ -67,20 +68,75 @@ begin
     end if;
     loop
     with
-    batch as (
-        select q.*, md.session_of(q.quote_time, c) as market_session
+    -- the batch's quotes that may fill: not crossed, locked or zero, and fresh when they arrived
+    usable as (
+        select q.*
         from unnest(p_quotes) as q
-        left join md.market_calendar as c on c.trading_date = (q.quote_time at time zone 'America/New_York')::date
         where q.bid_price > 0 and q.ask_price > 0 and q.bid_price < q.ask_price
             and coalesce(p_as_of, q.received_at) - q.quote_time <= v_staleness
     ),
 
     -- per symbol, the prices the batch's usable quotes span
     batch_range as (
-        select b.symbol, min(b.ask_price) as min_ask, max(b.ask_price) as max_ask,
-            min(b.bid_price) as min_bid, max(b.bid_price) as max_bid
-        from batch as b
-        group by b.symbol
+        select u.symbol, min(u.ask_price) as min_ask, max(u.ask_price) as max_ask,
+            min(u.bid_price) as min_bid, max(u.bid_price) as max_bid
+        from usable as u
+        group by u.symbol
+    ),
+
+    -- the resting orders a quote of the batch can fill or trigger (untriggered trailing stops apart: their
+    -- stop moves with the quotes)
+    reached as materialized (
+        select o.*
+        from unnest(v_only_orders) as k
+        inner join mbt.orders as o on k.account_id = o.account_id and k.order_id = o.order_id
+        where o.status in ('new', 'partially_filled', 'accepted')
+        union all
+        select x.*
+        from batch_range as r
+        cross join lateral mbt.orders_in_reach(r.symbol, r.min_ask, r.max_ask, r.min_bid, r.max_bid, false) as x
+        where v_only_orders is null
+    ),
+
+    -- untriggered trailing stops on the batch's symbols (their marks may move)
+    trailing_resting as materialized (
+        select
+            o.account_id, o.order_id, o.symbol, o.side, o.hwm, o.submitted_at, o.expires_at, o.trail_price,
+            o.trail_percent, mbt.trailing_stop_price(o.side, o.hwm, o.trail_price, o.trail_percent) as stop_now
+        from batch_range as r
+        inner join mbt.orders as o
+            on r.symbol = o.symbol and o.status in ('new', 'partially_filled', 'accepted')
+            and o.order_type = 'trailing_stop' and o.stop_triggered_at is null
+        where v_only_orders is null
+    ),
+
+    -- the symbols with something to do: an order in reach, or a trailing stop whose mark may move
+    active_symbols as (
+        select a.symbol, bool_or(a.trailing) as trailing
+        from (
+            select o.symbol, false as trailing from reached as o
+            union all
+            select t.symbol, true from trailing_resting as t
+        ) as a
+        group by a.symbol
+    ),
+
+    -- the calendar rows of the batch's New York days (one, or two around midnight)
+    batch_days as materialized (
+        select c
+        from md.market_calendar as c
+        where c.trading_date between (select (min(u.quote_time) at time zone 'America/New_York')::date from usable as u)
+            and (select (max(u.quote_time) at time zone 'America/New_York')::date from usable as u)
+    ),
+
+    -- the usable quotes of those symbols, with their session: quotes that reach no order cost the lookups
+    -- above and no more
+    batch as (
+        select
+            u.*, coalesce(md.session_of(u.quote_time, d.c), 'closed') as market_session, s.trailing
+        from active_symbols as s
+        inner join usable as u on s.symbol = u.symbol
+        left join batch_days as d on (d.c).trading_date = (u.quote_time at time zone 'America/New_York')::date
     ),
 
     -- per symbol, what the batch's regular-session quotes do to trailing stops: the extremes that move
@@ -97,66 +153,36 @@ begin
             select
                 b.*, max(b.bid_price) over w as high_bid, min(b.ask_price) over w as low_ask
             from batch as b
-            where b.market_session = 'regular'
+            where b.market_session = 'regular' and b.trailing
             window w as (partition by b.symbol order by b.quote_time, b.quote_id rows unbounded preceding)
         ) as t
         group by t.symbol
     ),
 
-    -- untriggered trailing stops on the batch's symbols; the few the batch may trigger (or that are
-    -- too new for the summary) go quote by quote with the other candidates, the rest only move their mark
+    -- the few trailing stops the batch may trigger (or that are too new for the summary) go quote by
+    -- quote with the other candidates, the rest only move their mark; the stop stands where the mark
+    -- puts it (mbt.order_stop_price)
     trailing_stops as materialized (
         select
-            o as resting, r.max_bid, r.min_ask, r.last_time,
-            coalesce(o.submitted_at > r.first_time or coalesce(o.expires_at, 'infinity') <= r.last_time or o.hwm is null
-            or case when o.side = 'sell' then
-                r.min_bid <= o.stop_price or coalesce(o.trail_price <= r.pullback, o.trail_percent / 100 <= r.pullback_fraction)
+            t.account_id, t.order_id, t.side, t.hwm, r.max_bid, r.min_ask, r.last_time,
+            coalesce(t.submitted_at > r.first_time or coalesce(t.expires_at, 'infinity') <= r.last_time
+            or t.hwm is null
+            or case when t.side = 'sell' then
+                r.min_bid <= t.stop_now or coalesce(t.trail_price <= r.pullback, t.trail_percent / 100 <= r.pullback_fraction)
             else
-                r.max_ask >= o.stop_price or coalesce(o.trail_price <= r.rebound, o.trail_percent / 100 <= r.rebound_fraction)
+                r.max_ask >= t.stop_now or coalesce(t.trail_price <= r.rebound, t.trail_percent / 100 <= r.rebound_fraction)
             end, true) as may_trigger
         from trail_range as r
-        inner join mbt.orders as o
-            on r.symbol = o.symbol and o.status in ('new', 'partially_filled', 'accepted')
-            and o.order_type = 'trailing_stop' and o.stop_triggered_at is null
-        where v_only_orders is null
+        inner join trailing_resting as t on r.symbol = t.symbol
     ),
 
-    -- the resting orders a quote of the batch can fill or trigger, one index range per kind
-    reachable as materialized (
+    reachable as (
+        select o.* from reached as o
+        union all
         select o.*
-        from unnest(v_only_orders) as k
-        inner join mbt.orders as o on k.account_id = o.account_id and k.order_id = o.order_id
-        where o.status in ('new', 'partially_filled', 'accepted')
-        union all
-        select x.*
-        from batch_range as r
-        cross join lateral (
-            select o.* from mbt.orders as o
-            where o.symbol = r.symbol and o.status in ('new', 'partially_filled', 'accepted')
-                and o.order_type = 'limit' and o.side = 'buy' and o.limit_price >= r.min_ask
-            union all
-            select o.* from mbt.orders as o
-            where o.symbol = r.symbol and o.status in ('new', 'partially_filled', 'accepted')
-                and o.order_type = 'limit' and o.side = 'sell' and o.limit_price <= r.max_bid
-            union all
-            select o.* from mbt.orders as o
-            where o.symbol = r.symbol and o.status in ('new', 'partially_filled', 'accepted')
-                and o.order_type in ('stop', 'stop_limit') and o.stop_triggered_at is null
-                and o.side = 'buy' and o.stop_price <= r.max_ask
-            union all
-            select o.* from mbt.orders as o
-            where o.symbol = r.symbol and o.status in ('new', 'partially_filled', 'accepted')
-                and o.order_type in ('stop', 'stop_limit') and o.stop_triggered_at is null
-                and o.side = 'sell' and o.stop_price >= r.min_bid
-            union all
-            select o.* from mbt.orders as o
-            where o.symbol = r.symbol and o.status in ('new', 'partially_filled', 'accepted')
-                and (o.order_type not in ('limit', 'stop', 'stop_limit') or o.stop_triggered_at is not null)
-                and not (o.order_type = 'trailing_stop' and o.stop_triggered_at is null)
-        ) as x
-        where v_only_orders is null
-        union all
-        select (t.resting).* from trailing_stops as t where t.may_trigger
+        from trailing_stops as t
+        inner join mbt.orders as o on t.account_id = o.account_id and t.order_id = o.order_id
+        where t.may_trigger
     ),
 
     candidates as (
@@ -205,12 +231,12 @@ begin
         from with_stop as c
     ),
 
-    -- where each trailing stop's mark and stop price stand after the batch (or its trigger)
+    -- where each trailing stop's mark stands after the batch (or its trigger); its stop price follows
     trailing_moves as (
-        select m.account_id, m.order_id, m.hwm, m.stop_now, m.moved_at
+        select m.account_id, m.order_id, m.hwm, m.moved_at
         from (
             select distinct on (t.order_id)
-                t.account_id, t.order_id, t.mark as hwm, t.hwm as hwm_before, t.stop_now, t.quote_time as moved_at
+                t.account_id, t.order_id, t.mark as hwm, t.hwm as hwm_before, t.quote_time as moved_at
             from with_trigger as t
             where t.mark is not null and t.quote_time <= coalesce(t.triggered_at, 'infinity')
             order by t.order_id, t.quote_time desc, t.quote_id desc
@@ -218,15 +244,11 @@ begin
         where m.hwm is distinct from m.hwm_before
         union all
         -- the marks of trailing stops the batch cannot trigger, from the symbol's extremes
-        select
-            m.account_id, m.order_id, m.hwm, mbt.trailing_stop_price(m.side, m.hwm, m.trail_price, m.trail_percent),
-            m.last_time
+        select m.account_id, m.order_id, m.hwm, m.last_time
         from (
             select
-                (t.resting).account_id, (t.resting).order_id, (t.resting).side, (t.resting).trail_price,
-                (t.resting).trail_percent, (t.resting).hwm as hwm_before, t.last_time,
-                case when (t.resting).side = 'sell' then greatest((t.resting).hwm, t.max_bid)
-                    else least((t.resting).hwm, t.min_ask) end as hwm
+                t.account_id, t.order_id, t.hwm as hwm_before, t.last_time,
+                case when t.side = 'sell' then greatest(t.hwm, t.max_bid) else least(t.hwm, t.min_ask) end as hwm
             from trailing_stops as t
             where not t.may_trigger
         ) as m
@@ -374,22 +396,22 @@ begin
         select
             u.account_id, u.order_id, max(u.qty) as qty, max(u.value) as value, max(u.last_time) as last_time,
             max(u.leaves_qty) as leaves_qty, max(u.triggered_at) as triggered_at, max(u.hwm) as hwm,
-            max(u.stop_now) as stop_now, max(u.moved_at) as moved_at, max(u.group_leaves) as group_leaves,
+            max(u.moved_at) as moved_at, max(u.group_leaves) as group_leaves,
             max(u.last_filler::text)::uuid as last_filler, max(u.group_last_time) as group_last_time
         from (
             select
                 t.account_id, t.order_id, t.qty, t.value, t.last_time, t.leaves_qty, null::timestamptz as triggered_at,
-                null::numeric as hwm, null::numeric as stop_now, null::timestamptz as moved_at,
+                null::numeric as hwm, null::timestamptz as moved_at,
                 null::numeric as group_leaves, null::uuid as last_filler, null::timestamptz as group_last_time
             from order_totals as t
             union all
-            select w.account_id, w.order_id, null, null, null, null, w.triggered_at, null, null, null, null, null, null
+            select w.account_id, w.order_id, null, null, null, null, w.triggered_at, null, null, null, null, null
             from triggered as w
             union all
-            select m.account_id, m.order_id, null, null, null, null, null, m.hwm, m.stop_now, m.moved_at, null, null, null
+            select m.account_id, m.order_id, null, null, null, null, null, m.hwm, m.moved_at, null, null, null
             from trailing_moves as m
             union all
-            select g.account_id, g.order_id, null, null, null, null, null, null, null, null, g.group_leaves, g.last_filler,
+            select g.account_id, g.order_id, null, null, null, null, null, null, null, g.group_leaves, g.last_filler,
                 g.last_time
             from group_exits as g
         ) as u
@@ -428,8 +450,15 @@ begin
                 else round(o.buying_power_held * c.leaves_qty / (c.leaves_qty + c.qty), 2)
             end,
             stop_triggered_at = coalesce(o.stop_triggered_at, c.triggered_at),
+            -- a trailing stop's mark moves without its stop price (not an indexed column: the update stays
+            -- a heap-only one); the stop price is written once, where it stood when the stop triggered
             hwm = coalesce(c.hwm, o.hwm),
-            stop_price = case when c.hwm is null then o.stop_price else c.stop_now end,
+            stop_price = case
+                when o.order_type = 'trailing_stop' and o.stop_triggered_at is null and c.triggered_at is not null then
+                    coalesce(mbt.trailing_stop_price(o.side, coalesce(c.hwm, o.hwm), o.trail_price, o.trail_percent),
+                        o.stop_price)
+                else o.stop_price
+            end,
             updated_at = coalesce(c.last_time, c.group_last_time, c.triggered_at, c.moved_at)
         from order_changes as c
         where o.account_id = c.account_id and o.order_id = c.order_id
@@ -486,18 +515,24 @@ begin
         where o.order_id = any(array(select f.order_id from new_fills as f))
     ),
 
-    events as (
-        insert into mbt.order_events as e (account_id, order_id, event, event_at, fill_id, order_state)
+    -- each fill's event with the order's state after it: the audit row and the trade update are made
+    -- from it (not from the inserted rows joined back to the fills, a join the planner makes a nested loop)
+    fill_events as (
         select
-            f.account_id, f.order_id, case when f.leaves_qty = 0 then 'fill' else 'partial_fill' end, f.quote_time,
-            f.fill_id,
+            f.account_id, f.order_id, f.fill_id, f.quote_time, f.price, f.qty, f.position_qty, f.cum_qty,
+            case when f.leaves_qty = 0 then 'fill' else 'partial_fill' end as event,
             (o.states -> f.order_id::text) || jsonb_build_object(
                 'filled_qty', trim_scale(f.cum_qty)::text,
                 'status', case when f.leaves_qty = 0 then 'filled' else 'partially_filled' end
-            )
+            ) as order_state
         from new_fills as f
         cross join filled_orders as o
-        returning e.account_id, e.order_id, e.event, e.event_at, e.fill_id, e.order_state
+    ),
+
+    events as (
+        insert into mbt.order_events (account_id, order_id, event, event_at, fill_id, order_state)
+        select f.account_id, f.order_id, f.event, f.quote_time, f.fill_id, f.order_state
+        from fill_events as f
     ),
 
     -- exits canceled by their group, exits that went live
@@ -516,11 +551,10 @@ begin
         select mbt.publish_trade_updates(array_agg(u.message order by u.event_at, u.seq)) as sent
         from (
             select
-                mbt.trade_update(e.event, e.order_state, e.account_id, e.event_at, f.price, f.qty, f.position_qty,
+                mbt.trade_update(f.event, f.order_state, f.account_id, f.quote_time, f.price, f.qty, f.position_qty,
                     f.fill_id) as message,
-                e.event_at, f.cum_qty as seq
-            from events as e
-            inner join new_fills as f on e.fill_id = f.fill_id
+                f.quote_time as event_at, f.cum_qty as seq
+            from fill_events as f
             union all
             select
                 mbt.trade_update(case when s.event = 'canceled' then 'canceled' else 'new' end, s.order_state,

@@ -32,7 +32,7 @@ as $$
         'position_intent', p_order.position_intent,
         'time_in_force', p_order.time_in_force,
         'limit_price', trim_scale(p_order.limit_price)::text,
-        'stop_price', trim_scale(p_order.stop_price)::text,
+        'stop_price', trim_scale(mbt.order_stop_price(p_order))::text,
         'trail_price', trim_scale(p_order.trail_price)::text,
         'trail_percent', trim_scale(p_order.trail_percent)::text,
         'hwm', trim_scale(p_order.hwm)::text,

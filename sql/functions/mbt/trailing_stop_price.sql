@@ -16,3 +16,21 @@ as $$
 $$;
 comment on function mbt.trailing_stop_price(mbt.order_side, numeric, numeric, numeric) is
 'Stop price of a trailing stop from its mark (sell: highest bid, buy: lowest ask) and its trail ($ or %), USD.';
+
+-- An order's stop price as it stands: an untriggered trailing stop's follows its mark (the engine
+-- moves only hwm, so that a mark's move is a heap-only update of the order); a triggered one keeps
+-- the stop it triggered at, written then; every other order's is as submitted.
+create or replace function mbt.order_stop_price(p_order mbt.orders)
+returns numeric
+language sql
+immutable
+parallel safe
+as $$
+    select case
+        when p_order.order_type = 'trailing_stop' and p_order.stop_triggered_at is null and p_order.hwm is not null then
+            mbt.trailing_stop_price(p_order.side, p_order.hwm, p_order.trail_price, p_order.trail_percent)
+        else p_order.stop_price
+    end
+$$;
+comment on function mbt.order_stop_price(mbt.orders) is
+'The stop price of an order as it stands, USD: an untriggered trailing stop''s from its hwm and trail.';
