@@ -276,7 +276,8 @@ begin
     -- against what is already there
     if exists (
         select from mbt.orders as o
-        where o.account_id = p_account_id and o.symbol = v_asset.symbol and o.side <> v_side
+        where o.account_id = p_account_id and o.symbol = v_asset.symbol
+            and o.side = (case when v_side = 'buy' then 'sell' else 'buy' end)::mbt.order_side  -- = for the index
             and o.status in ('new', 'partially_filled', 'accepted', 'held')
             and (p_group_id is null or o.group_id is distinct from p_group_id)
     ) then
@@ -287,7 +288,8 @@ begin
 
     select coalesce(max(p.qty), 0) into v_position
     from mbt.positions as p where p.account_id = p_account_id and p.symbol = v_asset.symbol;
-    -- the exits of one group leave the same quantity and only one can fill: one claim
+    -- the exits of one group leave the same quantity and only one can fill: one claim. Not needed (0)
+    -- for a buy that has nothing short to close, unless an error below reports it
     select coalesce(sum(g.leaves), 0) into v_open_same_side
     from (
         select max(coalesce(o.qty, 0) - o.filled_qty) as leaves
@@ -295,7 +297,8 @@ begin
         where o.account_id = p_account_id and o.symbol = v_asset.symbol and o.side = v_side
             and o.status in ('new', 'partially_filled', 'accepted', 'held')
         group by coalesce(o.group_id, o.order_id)
-    ) as g;
+    ) as g
+    where v_side = 'sell' or v_position < 0 or v_class = 'oco';
     -- the part of the order that closes (sells what is held, buys back what is short) needs no buying power
     v_closable := greatest(case when v_side = 'sell' then v_position else -v_position end - v_open_same_side, 0);
     v_opening := greatest(coalesce(v_qty, 0) - v_closable, 0);
