@@ -8,7 +8,7 @@ create or replace function mbt.trade_update(
 )
 returns jsonb
 language sql
-immutable
+stable  -- not immutable: timestamptz to JSON depends on TimeZone; stable, it is inlined where it is called
 as $$
     select jsonb_strip_nulls(jsonb_build_object(
         'account_id', p_account_id,
