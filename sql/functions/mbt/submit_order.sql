@@ -63,7 +63,6 @@ declare
     v_status mbt.order_status;
     v_order_id uuid := gen_random_uuid();
     v_order mbt.orders;
-    v_published integer;
 begin
     if jsonb_typeof(p_request) is distinct from 'object' then
         perform mbt.raise_error('MBV03', 'The order must be a JSON object.', null,
@@ -450,24 +449,26 @@ begin
         or e.leg = 'stop_loss' and v_sl_stop is not null;
     end if;
 
-    -- the audit rows and the trade updates, from one reading of the new orders (each one's JSON built once)
+    -- the audit rows and the trade updates, from one reading of the new orders (each one's JSON built
+    -- once); the one-row publishing step is joined so that it runs, once
     with placed as (
         select o.order_id, o.status, mbt.order_json(o) as order_state
         from mbt.orders as o
         where o.account_id = p_account_id and (o.order_id = v_order_id or v_class <> 'simple' and o.group_id = v_order_id)
     ),
-    audited as (
-        insert into mbt.order_events (account_id, order_id, event, event_at, order_state)
-        select p_account_id, p.order_id, 'submitted', p_as_of, p.order_state
-        from placed as p
+    published as (
+        select mbt.publish_trade_updates(array(
+            select mbt.trade_update(case when p.status = 'new' then 'new' else 'accepted' end, p.order_state,
+                p_account_id, p_as_of)
+            from placed as p
+            where p.status <> 'held'
+            order by p.order_id <> v_order_id
+        )) as messages
     )
-    select mbt.publish_trade_updates(array(
-        select mbt.trade_update(case when p.status = 'new' then 'new' else 'accepted' end, p.order_state,
-            p_account_id, p_as_of)
-        from placed as p
-        where p.status <> 'held'
-        order by p.order_id <> v_order_id
-    )) into v_published;
+    insert into mbt.order_events (account_id, order_id, event, event_at, order_state)
+    select p_account_id, p.order_id, 'submitted', p_as_of, p.order_state
+    from placed as p
+    cross join published;
 
     -- fill-or-kill: all of it against this quote, or nothing
     if v_tif = 'fok' and not coalesce(
