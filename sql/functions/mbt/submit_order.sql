@@ -478,7 +478,11 @@ begin
     ) then
         return mbt.cancel_order_row(v_order, p_as_of);
     end if;
+    -- (a limit the quote does not reach cannot fill on it, whatever the session or fill model: the engine
+    -- is not asked; an oco's stop-loss could still trigger)
     if v_quote.quote_id is not null and v_tif not in ('opg', 'cls') and p_as_of - v_quote.quote_time <= mbt.quote_staleness()
+        and not coalesce(v_type = 'limit' and v_class <> 'oco'
+            and case when v_side = 'buy' then v_limit < v_quote.ask_price else v_limit > v_quote.bid_price end, false)
     then
         perform mbt.fill_orders(
             array[(select q from md.quotes as q where q.quote_id = v_quote.quote_id and q.quote_time = v_quote.quote_time)],
