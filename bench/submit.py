@@ -2,12 +2,13 @@
 
 wrk POSTs /api/rpc/submit_order (a $10.00 limit buy of one share, GTC, which rests: each holds $10 of
 buying power) as the bench's pro_plus users in turn, each with its own account, on SUBMIT_SYMBOLS symbols
-that have a latest quote (so every submission also runs the engine's immediate-fill check against it).
-A new quote for every symbol arrives each second while wrk runs (an ingest batch, through the engine's
-trigger), so the latest quote stays fresh (mbt.quote_staleness, 5 s) and every submission really runs the
-immediate-fill check. Every response must be a 2xx; afterwards the orders in the database must number at
-least the 2xx responses counted. The whole path is measured: gateway (JWT, rate limit), PostgREST, the pre-request
-session check, validation, the account lock, buying power, the insert, the audit row, the fill check.
+that have a latest quote. A new quote for every symbol arrives each second while wrk runs (an ingest batch,
+through the engine's trigger), so the latest quote stays fresh (mbt.quote_staleness, 5 s) and every
+submission's immediate-fill decision is made against it (a $10 buy the $50.01 ask does not reach is
+decided without the engine). Every response must be a 2xx; afterwards the orders in the database must
+number at least the 2xx responses counted. The whole path is measured: gateway (JWT, rate limit),
+PostgREST, the pre-request session check, validation, the account lock, buying power, the insert, the
+audit row and trade update, the fill decision.
 """
 
 from __future__ import annotations
@@ -144,7 +145,7 @@ def section(r: SubmitResult) -> list[str]:
         f"\"limit\", \"limit_price\": \"10.00\", \"time_in_force\": \"gtc\"}}` (rests; holds $10): wrk, {THREADS} "
         f"threads, {CONNECTIONS} connections, {WARM_UP_SECONDS} s warm-up then {MEASURE_SECONDS} s, rotating over "
         f"{r.users} pro_plus users (one account each) and {len(SUBMIT_SYMBOLS)} symbols with a fresh latest quote "
-        "(a new one each second, so every submission runs the immediate-fill check); "
+        "(a new one each second, so every submission's immediate-fill decision is made against a fresh quote); "
         f"every response a 2xx; {r.orders_written:,} orders written in the measured run.",
         "",
         "| orders/s | p50 ms | p90 ms | p99 ms | CPU ms per order (nginx / PostgREST / PostgreSQL) "
