@@ -325,9 +325,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--engine-quotes", type=int, default=engine.QUOTES, metavar="N",
                         help=f"quotes for the engine's throughput run (a), a multiple of {engine.BATCH:,} "
                              f"(default {engine.QUOTES:,}); less only to scale the run down (the report says so)")
-    parser.add_argument("part", nargs="?", choices=["all", "market_data", "engine"], default="all",
+    parser.add_argument("part", nargs="?", choices=["all", "market_data", "engine", "submit"], default="all",
                         help="market_data: only the market-data part (report in bench/market_data.md); engine: only "
-                             "the engine's parts: (a) with its ceiling, the lifecycle mix, (b) (bench/engine.md)")
+                             "the engine's parts: (a) with its ceiling, the lifecycle mix, (b) (bench/engine.md); "
+                             "submit: only order submission, part (c) (report in bench/submit.md)")
     return parser.parse_args()
 
 
@@ -365,12 +366,36 @@ def main_engine(quotes: int) -> int:
     return 0
 
 
+def main_submit() -> int:
+    """python -m bench submit: only order submission through the gateway, part (c), on a fresh stack."""
+    cfg = bench_config()
+    try:
+        start_fresh_stack(cfg)
+        tokens = pro_plus_tokens(cfg)
+        tokens_file = cfg.data_dir / "bench-tokens.txt"
+        tokens_file.write_text("\n".join(tokens) + "\n")
+        tokens_file.chmod(0o600)
+        lines = ["# MBT bench: order submission through the gateway (part (c) alone)", "", *machine(cfg)[:3], "",
+                 *submit.section(submit.run(cfg, tokens, tokens_file))]
+    except submit.SubmitError as exc:
+        print(f"bench: FAILED: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        stop_stack(cfg)
+    path = BENCH_DIR / "submit.md"
+    path.write_text("\n".join(lines) + "\n")
+    print("\n".join(lines) + f"\n\nbench: report written to {path.relative_to(PROJECT_ROOT)}")
+    return 0
+
+
 def main() -> int:
     args = parse_args()
     if args.part == "market_data":
         return main_market_data()
     if args.part == "engine":
         return main_engine(args.engine_quotes)
+    if args.part == "submit":
+        return main_submit()
     cfg = bench_config()
     started = datetime.datetime.now(datetime.UTC)
     try:

@@ -75,16 +75,18 @@ comment on column api.orders.hwm is 'Trailing stop: the mark it trails (sell: hi
 comment on column api.orders.parent_order_id is
 'For the exits of a bracket or oto (and an oco''s stop-loss): the order they hang under; null otherwise.';
 
+-- PL/pgSQL rather than SQL (here and in the functions it calls on the way): a SECURITY DEFINER SQL
+-- function is never inlined, so its body would be parsed and planned again on every submission.
 create function api.submit_order(jsonb)
 returns jsonb
-language sql
+language plpgsql
 volatile
 security definer
 set search_path = ''
 as $$
-    select mbt.order_json_nested(mbt.submit_order(
-        mbt.current_account_id(), $1, now()
-    ))
+begin
+    return mbt.order_json_nested(mbt.submit_order(mbt.current_account_id(), $1, now()));
+end;
 $$;
 comment on function api.submit_order(jsonb) is $$Submit an order
 The body is Alpaca's order request: {"symbol", "qty" | "notional", "side", "type", "time_in_force", "limit_price", "stop_price", "trail_price" | "trail_percent", "extended_hours", "client_order_id", "order_class" (simple, bracket, oco, oto), "take_profit": {"limit_price"}, "stop_loss": {"stop_price", "limit_price"}}. Returns the order with its legs; a marketable order may already be filled.$$;

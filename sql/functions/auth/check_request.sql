@@ -16,7 +16,14 @@ begin
         return;
     end if;
     if coalesce(v_claims ->> 'sub', '') !~ v_uuid_pattern or coalesce(v_claims ->> 'sid', '') !~ v_uuid_pattern
-        or not auth.session_is_active((v_claims ->> 'sub')::uuid, (v_claims ->> 'sid')::uuid) then
+        or not exists (
+            -- auth.session_is_active's test, written out: called as a SQL function it would be parsed and
+            -- planned again on every request, where this query keeps its plan for the connection
+            select
+            from auth.sessions as s
+            where s.user_id = (v_claims ->> 'sub')::uuid and s.session_id = (v_claims ->> 'sid')::uuid
+                and s.revoked_at is null and s.expires_at > now()
+        ) then
         perform mbt.raise_error(
             'MBA05', 'Your session has ended.',
             'The session of this access token was revoked or has expired.',

@@ -276,7 +276,8 @@ begin
     -- against what is already there
     if exists (
         select from mbt.orders as o
-        where o.account_id = p_account_id and o.symbol = v_asset.symbol and o.side <> v_side
+        where o.account_id = p_account_id and o.symbol = v_asset.symbol
+            and o.side = (case when v_side = 'buy' then 'sell' else 'buy' end)::mbt.order_side  -- = for the index
             and o.status in ('new', 'partially_filled', 'accepted', 'held')
             and (p_group_id is null or o.group_id is distinct from p_group_id)
     ) then
@@ -287,7 +288,8 @@ begin
 
     select coalesce(max(p.qty), 0) into v_position
     from mbt.positions as p where p.account_id = p_account_id and p.symbol = v_asset.symbol;
-    -- the exits of one group leave the same quantity and only one can fill: one claim
+    -- the exits of one group leave the same quantity and only one can fill: one claim. Not needed (0)
+    -- for a buy that has nothing short to close, unless an error below reports it
     select coalesce(sum(g.leaves), 0) into v_open_same_side
     from (
         select max(coalesce(o.qty, 0) - o.filled_qty) as leaves
@@ -295,7 +297,8 @@ begin
         where o.account_id = p_account_id and o.symbol = v_asset.symbol and o.side = v_side
             and o.status in ('new', 'partially_filled', 'accepted', 'held')
         group by coalesce(o.group_id, o.order_id)
-    ) as g;
+    ) as g
+    where v_side = 'sell' or v_position < 0 or v_class = 'oco';
     -- the part of the order that closes (sells what is held, buys back what is short) needs no buying power
     v_closable := greatest(case when v_side = 'sell' then v_position else -v_position end - v_open_same_side, 0);
     v_opening := greatest(coalesce(v_qty, 0) - v_closable, 0);
@@ -450,18 +453,26 @@ begin
         or e.leg = 'stop_loss' and v_sl_stop is not null;
     end if;
 
-    insert into mbt.order_events (account_id, order_id, event, event_at, order_state)
-    select p_account_id, o.order_id, 'submitted', p_as_of, mbt.order_json(o)
-    from mbt.orders as o
-    where o.account_id = p_account_id and (o.order_id = v_order_id or v_class <> 'simple' and o.group_id = v_order_id);
-    perform mbt.publish_trade_updates(array(
-        select mbt.trade_update(case when o.status = 'new' then 'new' else 'accepted' end, mbt.order_json(o),
-            p_account_id, p_as_of)
+    -- the audit rows and the trade updates, from one reading of the new orders (each one's JSON built
+    -- once); the one-row publishing step is joined so that it runs, once
+    with placed as (
+        select o.order_id, o.status, mbt.order_json(o) as order_state
         from mbt.orders as o
         where o.account_id = p_account_id and (o.order_id = v_order_id or v_class <> 'simple' and o.group_id = v_order_id)
-            and o.status <> 'held'
-        order by o.order_id <> v_order_id
-    ));
+    ),
+    published as (
+        select mbt.publish_trade_updates(array(
+            select mbt.trade_update(case when p.status = 'new' then 'new' else 'accepted' end, p.order_state,
+                p_account_id, p_as_of)
+            from placed as p
+            where p.status <> 'held'
+            order by p.order_id <> v_order_id
+        )) as messages
+    )
+    insert into mbt.order_events (account_id, order_id, event, event_at, order_state)
+    select p_account_id, p.order_id, 'submitted', p_as_of, p.order_state
+    from placed as p
+    cross join published;
 
     -- fill-or-kill: all of it against this quote, or nothing
     if v_tif = 'fok' and not coalesce(
@@ -471,7 +482,11 @@ begin
     ) then
         return mbt.cancel_order_row(v_order, p_as_of);
     end if;
+    -- (a limit the quote does not reach cannot fill on it, whatever the session or fill model: the engine
+    -- is not asked; an oco's stop-loss could still trigger)
     if v_quote.quote_id is not null and v_tif not in ('opg', 'cls') and p_as_of - v_quote.quote_time <= mbt.quote_staleness()
+        and not coalesce(v_type = 'limit' and v_class <> 'oco'
+            and case when v_side = 'buy' then v_limit < v_quote.ask_price else v_limit > v_quote.bid_price end, false)
     then
         perform mbt.fill_orders(
             array[(select q from md.quotes as q where q.quote_id = v_quote.quote_id and q.quote_time = v_quote.quote_time)],

@@ -1,14 +1,17 @@
 -- Which session is the market in at a given instant: pre_market, regular, after_hours or closed.
+-- PL/pgSQL so that its query keeps its plan (every submission asks; as SQL it was planned each time).
 create or replace function md.market_session(p_as_of timestamptz)
 returns text
-language sql
+language plpgsql
 stable
 as $$
-    select coalesce((
+begin
+    return coalesce((
         select md.session_of(p_as_of, c)
         from md.market_calendar as c
         where c.trading_date = (p_as_of at time zone 'America/New_York')::date
-    ), 'closed')
+    ), 'closed');
+end;
 $$;
 comment on function md.market_session(timestamptz) is
 'The market session at p_as_of (New York calendar): pre_market, regular, after_hours or closed.';

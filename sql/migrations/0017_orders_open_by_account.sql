@@ -1,0 +1,6 @@
+-- 0017 orders_open_by_account: a submission's checks against the account's own open orders (wash
+-- trade, the open quantity on the same side, the buying power they hold) read only those orders. By
+-- (account_id, created_at) they read every order the account ever placed, one heap page each.
+
+create index orders_open_by_account on mbt.orders (account_id, symbol, side) include (buying_power_held)
+where status in ('new', 'partially_filled', 'accepted', 'held');
