@@ -97,78 +97,65 @@ language plpgsql
 stable
 set search_path = ''
 as $$
+declare
+    -- a few index lookups, one after the other: every submission to a margin account asks
+    v_today date := (p_as_of at time zone 'America/New_York')::date;
+    v_close_date date;
+    v_window_start date := v_today;
 begin
-    -- PL/pgSQL rather than SQL: its plan is cached for the session (a SQL function is planned on every call)
-    return query
-    with day as (
-        select
-            d.today,
-            (d.today::timestamp at time zone 'America/New_York') as day_start,
-            case when mbt.intraday_margin_rule(d.today) = 'pattern_day_trader' then coalesce((
-                select min(w.trading_date) from (
-                    select c.trading_date from md.market_calendar as c
-                    where c.trading_date <= d.today and c.trading_date > d.today - 14
-                    order by c.trading_date desc limit 5
-                ) as w
-            ), d.today) else d.today end as window_start
-        from (select (p_as_of at time zone 'America/New_York')::date as today) as d
-    ),
-    last_close as (
-        select s.trading_date, s.equity
-        from mbt.account_snapshots as s, day
-        where s.account_id = p_account_id and s.trading_date < day.today
-        order by s.trading_date desc
-        limit 1
-    ),
-    fills as (
-        select
-            f.symbol, f.side, f.qty, f.price, f.position_qty, f.transaction_time, f.fill_id,
-            (f.transaction_time at time zone 'America/New_York')::date as trading_date,
-            mbt.fill_opens(f.side, f.qty, f.position_qty) as opens
-        from mbt.fills as f, day
-        where f.account_id = p_account_id
-            and f.transaction_time >= (day.window_start::timestamp at time zone 'America/New_York')
-            and f.transaction_time <= p_as_of
-    ),
-    sequenced as (
-        select
-            fills.*,
-            lag(fills.opens) over (partition by fills.symbol, fills.trading_date
-                order by fills.transaction_time, fills.fill_id) as previous_opens
-        from fills
-    ),
-    prior as (
-        select
-            coalesce(lc.equity, (
-                select coalesce(sum(c.net_amount), 0) from mbt.cash_activities as c
-                where c.account_id = p_account_id and c.activity_at <= p_as_of
-                    and c.activity_type in ('CSD', 'CSW', 'JNLC', 'TRANS') and c.status <> 'canceled'
-            ) + coalesce((
-                -- deposits tier retention purged (mbt.retention_carry)
-                select r.net_deposits from mbt.retention_carry as r where r.account_id = p_account_id
-            ), 0)) as equity,
-            coalesce(lm.maintenance_margin, 0) as maintenance_margin
-        from (select 1) as one
-        left join last_close as lc on true
-        left join lateral (
-            select sum(mbt.maintenance_margin(ps.qty, ps.close_price, a.maintenance_margin_requirement))
-                as maintenance_margin
-            from mbt.position_snapshots as ps
-            left join md.assets as a on ps.symbol = a.symbol
-            where ps.account_id = p_account_id and ps.trading_date = lc.trading_date
-        ) as lm on true
-    )
+    rule := mbt.intraday_margin_rule(v_today);
+    select s.trading_date, s.equity into v_close_date, last_equity
+    from mbt.account_snapshots as s
+    where s.account_id = p_account_id and s.trading_date < v_today
+    order by s.trading_date desc
+    limit 1;
+    if v_close_date is null then
+        select coalesce(sum(c.net_amount), 0) + coalesce((
+            -- deposits tier retention purged (mbt.retention_carry)
+            select r.net_deposits from mbt.retention_carry as r where r.account_id = p_account_id
+        ), 0)
+        into last_equity
+        from mbt.cash_activities as c
+        where c.account_id = p_account_id and c.activity_at <= p_as_of
+            and c.activity_type in ('CSD', 'CSW', 'JNLC', 'TRANS') and c.status <> 'canceled';
+        last_maintenance_margin := 0;
+    else
+        select coalesce(sum(mbt.maintenance_margin(ps.qty, ps.close_price, a.maintenance_margin_requirement)), 0)
+        into last_maintenance_margin
+        from mbt.position_snapshots as ps
+        left join md.assets as a on ps.symbol = a.symbol
+        where ps.account_id = p_account_id and ps.trading_date = v_close_date;
+    end if;
+    intraday_margin_level := mbt.intraday_margin_level(last_equity, last_maintenance_margin);
+    if rule = 'pattern_day_trader' then
+        select coalesce(min(w.trading_date), v_today) into v_window_start
+        from (
+            select c.trading_date from md.market_calendar as c
+            where c.trading_date <= v_today and c.trading_date > v_today - 14
+            order by c.trading_date desc limit 5
+        ) as w;
+    end if;
     select
-        mbt.intraday_margin_rule(day.today),
-        prior.equity,
-        prior.maintenance_margin,
-        mbt.intraday_margin_level(prior.equity, prior.maintenance_margin),
-        coalesce((
-            select sum(mbt.opened_value(s.side, s.qty, s.price, s.position_qty)) from sequenced as s
-            where s.trading_date = day.today
-        ), 0),
-        (select count(*) from sequenced as s where not s.opens and s.previous_opens)
-    from day, prior;
+        coalesce(sum(mbt.opened_value(f.side, f.qty, f.price, f.position_qty)) filter (where f.trading_date = v_today), 0),
+        count(*) filter (where not f.opens and f.previous_opens)
+    into opened_today, daytrade_count
+    from (
+        select
+            e.*,
+            lag(e.opens) over (partition by e.symbol, e.trading_date order by e.transaction_time, e.fill_id)
+                as previous_opens
+        from (
+            select
+                f.symbol, f.side, f.qty, f.price, f.position_qty, f.transaction_time, f.fill_id,
+                (f.transaction_time at time zone 'America/New_York')::date as trading_date,
+                mbt.fill_opens(f.side, f.qty, f.position_qty) as opens
+            from mbt.fills as f
+            where f.account_id = p_account_id
+                and f.transaction_time >= (v_window_start::timestamp at time zone 'America/New_York')
+                and f.transaction_time <= p_as_of
+        ) as e
+    ) as f;
+    return next;
 end;
 $$;
 comment on function mbt.intraday_margin(uuid, timestamptz) is
