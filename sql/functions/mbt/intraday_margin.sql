@@ -163,9 +163,10 @@ $$Day-trading figures of an account at p_as_of: the rule in force, previous-clos
 the intraday margin level (USD), the value opened today (USD) and the day trades of the last 5 trading days (legacy rule; today alone from 2026-06-04).$$;
 
 -- The day-trading check of an order in a margin account, after the Reg T buying-power check: p_value is the
--- order's opening value (its hold), p_closes whether part of it closes a position.
+-- order's opening value (its hold), p_held what the account's open orders hold already (null: not read yet),
+-- p_closes whether part of the order closes a position.
 create or replace function mbt.check_intraday_margin(
-    p_account_id uuid, p_symbol text, p_value numeric, p_closes boolean, p_as_of timestamptz
+    p_account_id uuid, p_symbol text, p_value numeric, p_held numeric, p_closes boolean, p_as_of timestamptz
 )
 returns void
 language plpgsql
@@ -185,9 +186,12 @@ begin
     end if;
     select * into v from mbt.intraday_margin(p_account_id, p_as_of);
     if v.rule = 'intraday_margin_level' then
-        select coalesce(sum(o.buying_power_held), 0) into v_held
-        from mbt.orders as o
-        where o.account_id = p_account_id and o.status in ('new', 'partially_filled', 'accepted', 'held');
+        v_held := p_held;
+        if v_held is null then
+            select coalesce(sum(o.buying_power_held), 0) into v_held
+            from mbt.orders as o
+            where o.account_id = p_account_id and o.status in ('new', 'partially_filled', 'accepted', 'held');
+        end if;
         v_left := mbt.intraday_buying_power(v.intraday_margin_level, v.opened_today, v_held);
         if p_value > v_left then
             perform mbt.raise_error('MBO21', 'order exceeds your intraday margin level',
@@ -223,6 +227,6 @@ begin
     end if;
 end;
 $$;
-comment on function mbt.check_intraday_margin(uuid, text, numeric, boolean, timestamptz) is
+comment on function mbt.check_intraday_margin(uuid, text, numeric, numeric, boolean, timestamptz) is
 $$Refuse an order that breaks the day-trading rule of its day: MBO21 beyond the intraday margin level (from 2026-06-04),
 MBO22 a fourth day trade in 5 trading days under $25,000 (up to 2026-06-03).$$;

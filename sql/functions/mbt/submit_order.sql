@@ -47,6 +47,7 @@ declare
     v_opening numeric;
     v_basis numeric;
     v_hold numeric := 0;
+    v_held numeric;  -- what the account's open orders hold
     v_buying_power numeric;
     v_expires_at timestamptz;
     v_class mbt.order_class;
@@ -337,12 +338,11 @@ begin
             else v_limit
         end;
         v_hold := coalesce(v_notional, ceil(v_opening * v_basis * 100) / 100);
-        select b.buying_power into v_buying_power from mbt.account_balances as b where b.account_id = p_account_id;
+        select b.buying_power, b.held into v_buying_power, v_held from mbt.account_balances as b where b.account_id = p_account_id;
         if v_account.multiplier = 1 then
             -- a cash account buys with settled cash only
             v_buying_power := least(v_buying_power, greatest(v_account.cash
-                - mbt.unsettled_proceeds(p_account_id, (p_as_of at time zone 'America/New_York')::date)
-                - (select b.held from mbt.account_balances as b where b.account_id = p_account_id), 0));
+                - mbt.unsettled_proceeds(p_account_id, (p_as_of at time zone 'America/New_York')::date) - v_held, 0));
         end if;
         if v_hold > v_buying_power then
             perform mbt.raise_error('MBO11', 'insufficient buying power',
@@ -352,7 +352,7 @@ begin
     end if;
     -- day trading in a margin account: the intraday margin level (before 2026-06-04: PDT protection)
     if v_account.multiplier >= 2 then
-        perform mbt.check_intraday_margin(p_account_id, v_asset.symbol, v_hold, v_closable > 0, p_as_of);
+        perform mbt.check_intraday_margin(p_account_id, v_asset.symbol, v_hold, v_held, v_closable > 0, p_as_of);
     end if;
 
     -- the exits' prices: the take-profit beyond the stop-loss, both at least a cent away from the price
