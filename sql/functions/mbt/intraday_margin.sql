@@ -84,14 +84,15 @@ comment on function mbt.intraday_buying_power(numeric, numeric, numeric) is
 -- under the legacy rule, which counts them, and today alone under the current one:
 -- per symbol and day, each execution that reduces the position right after one that increased it
 -- (buy 250, buy 250, sell 500 is one; buy, sell, buy, sell is two).
-create or replace function mbt.intraday_margin(p_account_id uuid, p_as_of timestamptz)
-returns table (
-    rule text,
-    last_equity numeric,
-    last_maintenance_margin numeric,
-    intraday_margin_level numeric,
-    opened_today numeric,
-    daytrade_count bigint
+create or replace function mbt.intraday_margin(
+    p_account_id uuid,
+    p_as_of timestamptz,
+    out rule text,
+    out last_equity numeric,
+    out last_maintenance_margin numeric,
+    out intraday_margin_level numeric,
+    out opened_today numeric,
+    out daytrade_count bigint
 )
 language plpgsql
 stable
@@ -155,7 +156,6 @@ begin
                 and f.transaction_time <= p_as_of
         ) as e
     ) as f;
-    return next;
 end;
 $$;
 comment on function mbt.intraday_margin(uuid, timestamptz) is
@@ -184,7 +184,7 @@ begin
     if (v_rule = 'intraday_margin_level' and coalesce(p_value, 0) <= 0) or (v_rule = 'pattern_day_trader' and not p_closes) then
         return;  -- nothing the rule of the day limits
     end if;
-    select * into v from mbt.intraday_margin(p_account_id, p_as_of);
+    v := mbt.intraday_margin(p_account_id, p_as_of);
     if v.rule = 'intraday_margin_level' then
         v_held := p_held;
         if v_held is null then
