@@ -243,6 +243,9 @@ def run_throughput(cfg: Config, work: Path, quotes_n: int = THROUGHPUT_QUOTES) -
 # --- (b) latency ------------------------------------------------------------------------------------
 
 
+OPENED_AT = datetime(2026, 1, 2, 14, 30, tzinfo=UTC)  # the bench accounts' opening, before DAY
+
+
 def set_up_fills(db: psycopg.Connection, prefix: str, symbols: list[str], as_of: datetime) -> list:
     """md.assets rows for the symbols; on the first FILL_SHARE of them, one account each with a buy limit
     far above the market and far more shares than the stream will ever fill: every quote fills some."""
@@ -253,7 +256,11 @@ def set_up_fills(db: psycopg.Connection, prefix: str, symbols: list[str], as_of:
         user = db.execute("select user_id, account_id from auth.sign_up(%s, 'x', %s, interval '1 day')",
                           [f"bench-md-{prefix}-{symbol}@example.com", hashlib.sha256(symbol.encode()).digest()]
                           ).fetchone()
-        db.execute("update mbt.accounts set cash = 1e15 where account_id = %s", [user[1]])
+        # a deposit of 10^15 before the scripted day, in the ledger as in the balance (the intraday margin level
+        # counts an account's deposits until it has a close)
+        db.execute("update mbt.accounts set cash = 1e15, created_at = %s where account_id = %s", [OPENED_AT, user[1]])
+        db.execute("update mbt.cash_activities set net_amount = 1e15, activity_at = %s "
+                   "where account_id = %s and activity_type = 'CSD'", [OPENED_AT, user[1]])
         db.execute("select mbt.submit_order(%s, %s::jsonb, %s)", [user[1], json.dumps({
             "symbol": symbol, "qty": 1_000_000_000, "side": "buy", "type": "limit", "limit_price": "1000.00",
             "time_in_force": "gtc"}), as_of])
