@@ -101,9 +101,10 @@ def run(db: psycopg.Connection, results: engine.EngineResults) -> LifecycleResul
                [engine.at_et("10:29")])
     engine.insert_orders(db, SIMPLE, 0, engine.at_et("10:29"), far=False)
     params = {"at": engine.at_et("10:29"), "accounts": engine.ACCOUNTS, "symbols": engine.SYMBOLS}
+    # the trailing stops with the triggers on: their marks (mbt.trailing_marks) come from the orders' trigger
+    db.execute(TRAILING_SQL, {**params, "count": TRAILING, "first": SIMPLE})
     db.execute("set session_replication_role = replica")
     try:
-        db.execute(TRAILING_SQL, {**params, "count": TRAILING, "first": SIMPLE})
         db.execute(PAIRS_SQL, {**params, "count": PAIRS, "first": SIMPLE + TRAILING})
     finally:
         db.execute("set session_replication_role = origin")
