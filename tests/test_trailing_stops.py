@@ -149,6 +149,26 @@ def test_a_canceled_trailing_stop_has_no_mark_row(db, acct):
     assert mark_row(db, o["id"]) is None
 
 
+def test_an_expired_trailing_stop_has_no_mark_row(db, acct):
+    o = submit(db, acct, et("2026-11-24 10:01"), symbol="ZTRL", qty=10, side="sell", type="trailing_stop",
+               time_in_force="day", trail_price="2.00")
+    db.execute("select mbt.expire_day_orders(%s)", [et("2026-11-24 16:00")])
+    assert order(db, o["id"])["status"] == "expired"
+    assert mark_row(db, o["id"]) is None
+
+
+def test_erasing_the_user_takes_the_mark_rows_with_the_orders(db):
+    add_asset(db, "ZTRL")
+    insert_quotes(db, ("ZTRL", "100.00", "100.10", et("2026-11-24 09:59:59")))
+    user = sign_up_in_db(db)
+    submit(db, user["account_id"], et("2026-11-24 10:00"), symbol="ZTRL", qty=10, side="buy", type="market",
+           time_in_force="day")
+    o = sell_trailing(db, user["account_id"], trail_price="2.00")
+    assert mark_row(db, o["id"]) is not None
+    db.execute("select auth.erase_user(%s)", [user["user_id"]])
+    assert mark_row(db, o["id"]) is None
+
+
 def test_a_replaced_trailing_stop_hands_its_mark_row_to_the_new_order_with_the_new_trail(db, acct):
     o = sell_trailing(db, acct, trail_price="2.00")
     new = db.execute("select mbt.order_json(mbt.replace_order(%s, %s, %s::jsonb, %s))",
