@@ -234,6 +234,7 @@ def resting_count(db: psycopg.Connection) -> int:
 
 def analyze(db: psycopg.Connection) -> None:
     db.execute("vacuum (analyze) mbt.orders")
+    db.execute("vacuum (analyze) mbt.trailing_marks")
     db.execute("analyze mbt.accounts")
     db.execute("analyze mbt.positions")
 

@@ -58,3 +58,22 @@ def test_a_fill_that_differs_from_the_rules_is_reported(db, trading_day):
         "select difference, recorded_price, replayed_price, replayed_rule from mbt.replay_fills(%s, %s, %s)",
         [trading_day["account"], et("2026-11-24 00:00"), et("2026-11-25 00:00")]).fetchall()
     assert row == ("different", D("19.86"), D("19.85"), "stop_triggered_bid")
+
+
+def test_a_replay_reproduces_a_trailing_stop_that_trailed_a_rise_before_it_triggered(db):
+    add_asset(db, "ZRPT")
+    acct = sign_up_in_db(db)["account_id"]
+    insert_quotes(db, ("ZRPT", "100.00", "100.10", et("2026-11-24 10:00:00")))
+    submit(db, acct, et("2026-11-24 10:00:01"), symbol="ZRPT", qty=10, side="buy", type="market", time_in_force="day")
+    trail = submit(db, acct, et("2026-11-24 10:00:02"), symbol="ZRPT", qty=10, side="sell", type="trailing_stop",
+                   trail_price="2.00", time_in_force="gtc")
+    # mark 100.00 (stop 98.00): a dip to 99.00 leaves it; a rise to 103.00 moves the stop to 101.00; 100.90 sells
+    insert_quotes(db, ("ZRPT", "99.00", "99.10", et("2026-11-24 10:00:03")))
+    insert_quotes(db, ("ZRPT", "103.00", "103.10", et("2026-11-24 10:00:04")))
+    insert_quotes(db, ("ZRPT", "100.90", "101.00", et("2026-11-24 10:00:05")))
+    [(price,)] = db.execute("select price from mbt.fills where order_id = %s", [trail["id"]]).fetchall()
+    assert price == D("100.90")
+    # the replay starts the stop from its mark at submission (100.00), not from where it ended (103.00)
+    differences = db.execute("select * from mbt.replay_fills(%s, %s, %s)",
+                             [acct, et("2026-11-24 00:00"), et("2026-11-25 00:00")]).fetchall()
+    assert differences == []

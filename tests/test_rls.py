@@ -128,7 +128,7 @@ def test_openapi_document_shows_anonymous_callers_only_what_they_may_use(api, pa
 
 
 @pytest.mark.parametrize("table", ["mbt.accounts", "auth.users", "auth.sessions", "auth.refresh_tokens",
-                                   "auth.login_throttle", "mbt.account_balances"])
+                                   "auth.login_throttle", "mbt.account_balances", "mbt.trailing_marks"])
 @pytest.mark.parametrize("role", ["app_user", "web_anon"])
 def test_web_roles_cannot_touch_private_tables(db, table, role):
     u = sign_up_in_db(db)

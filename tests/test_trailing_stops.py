@@ -6,7 +6,7 @@ from decimal import Decimal as D
 
 import pytest
 
-from conftest import sign_up_in_db
+from conftest import act_as, sign_up_in_db
 from engine import add_asset, et, fills, insert_quotes, order, submit
 
 
@@ -119,3 +119,120 @@ def test_quotes_on_a_symbol_without_orders_leave_the_trailing_stop_where_it_was(
                   ("ZTRL", "100.50", "100.60", et("2026-11-24 10:02")))
     now = order(db, o["id"])
     assert (now["hwm"], now["stop_price"], now["status"]) == ("100.5", "98.5", "new")
+
+
+# --- the marks a batch reads (mbt.trailing_marks): only the stops its prices can move or trigger ----------
+
+def mark_row(db, order_id):
+    return db.execute("select hwm, stop_price from mbt.trailing_marks where order_id = %s", [order_id]).fetchone()
+
+
+def test_each_live_trailing_stop_has_a_mark_row_as_its_order_stands(db, acct):
+    o = sell_trailing(db, acct, trail_price="2.00")
+    assert mark_row(db, o["id"]) == (D("100"), D("98"))
+    insert_quotes(db, ("ZTRL", "103.00", "103.10", et("2026-11-24 10:02")))
+    # the mark moved to 103.00 and the stop to 101.00, on the order and on its mark row alike
+    assert mark_row(db, o["id"]) == (D("103"), D("101"))
+    assert (order(db, o["id"])["hwm"], order(db, o["id"])["stop_price"]) == ("103", "101")
+
+
+def test_a_triggered_trailing_stop_has_no_mark_row(db, acct):
+    o = sell_trailing(db, acct, trail_price="2.00")
+    insert_quotes(db, ("ZTRL", "97.90", "98.00", et("2026-11-24 10:02")))  # bid 97.90 <= stop 98.00
+    assert order(db, o["id"])["status"] == "filled"
+    assert mark_row(db, o["id"]) is None
+
+
+def test_a_canceled_trailing_stop_has_no_mark_row(db, acct):
+    o = sell_trailing(db, acct, trail_price="2.00")
+    db.execute("select mbt.cancel_order(%s, %s, %s)", [acct, o["id"], et("2026-11-24 10:02")])
+    assert mark_row(db, o["id"]) is None
+
+
+def test_an_expired_trailing_stop_has_no_mark_row(db, acct):
+    o = submit(db, acct, et("2026-11-24 10:01"), symbol="ZTRL", qty=10, side="sell", type="trailing_stop",
+               time_in_force="day", trail_price="2.00")
+    db.execute("select mbt.expire_day_orders(%s)", [et("2026-11-24 16:00")])
+    assert order(db, o["id"])["status"] == "expired"
+    assert mark_row(db, o["id"]) is None
+
+
+def test_erasing_the_user_takes_the_mark_rows_with_the_orders(db):
+    add_asset(db, "ZTRL")
+    insert_quotes(db, ("ZTRL", "100.00", "100.10", et("2026-11-24 09:59:59")))
+    user = sign_up_in_db(db)
+    submit(db, user["account_id"], et("2026-11-24 10:00"), symbol="ZTRL", qty=10, side="buy", type="market",
+           time_in_force="day")
+    o = sell_trailing(db, user["account_id"], trail_price="2.00")
+    assert mark_row(db, o["id"]) is not None
+    db.execute("select auth.erase_user(%s)", [user["user_id"]])
+    assert mark_row(db, o["id"]) is None
+
+
+def test_a_replaced_trailing_stop_hands_its_mark_row_to_the_new_order_with_the_new_trail(db, acct):
+    o = sell_trailing(db, acct, trail_price="2.00")
+    new = db.execute("select mbt.order_json(mbt.replace_order(%s, %s, %s::jsonb, %s))",
+                     [acct, o["id"], '{"trail": "0.50"}', et("2026-11-24 10:03")]).fetchone()[0]
+    assert mark_row(db, o["id"]) is None
+    assert mark_row(db, new["id"]) == (D("100"), D("99.5"))
+
+
+def test_a_batch_that_neither_moves_nor_reaches_a_stop_leaves_it_and_its_mark_row_as_they_were(db, acct):
+    o = sell_trailing(db, acct, trail_price="2.00")
+    # bids 98.01 to 100.00: none above the mark (100.00), none at or under the stop (98.00)
+    insert_quotes(db, ("ZTRL", "99.00", "99.10", et("2026-11-24 10:02")),
+                  ("ZTRL", "100.00", "100.10", et("2026-11-24 10:03")),
+                  ("ZTRL", "98.01", "98.11", et("2026-11-24 10:04")))
+    now = order(db, o["id"])
+    assert (now["hwm"], now["stop_price"], now["status"]) == ("100", "98", "new")
+    assert mark_row(db, o["id"]) == (D("100"), D("98"))
+
+
+def test_a_bid_a_cent_above_the_mark_moves_it_though_the_rest_of_the_batch_is_out_of_reach(db, acct):
+    o = sell_trailing(db, acct, trail_price="2.00")
+    insert_quotes(db, ("ZTRL", "99.00", "99.10", et("2026-11-24 10:02")),
+                  ("ZTRL", "100.01", "100.11", et("2026-11-24 10:03")))
+    now = order(db, o["id"])
+    assert (now["hwm"], now["stop_price"], now["status"]) == ("100.01", "98.01", "new")
+
+
+def test_a_bid_exactly_at_the_stop_triggers_it_though_no_bid_moves_the_mark(db, acct):
+    o = sell_trailing(db, acct, trail_price="2.00")
+    insert_quotes(db, ("ZTRL", "99.00", "99.10", et("2026-11-24 10:02")),
+                  ("ZTRL", "98.00", "98.10", et("2026-11-24 10:03")))   # bid 98.00 = stop 98.00
+    [f] = fills(db, o["id"])
+    assert (f["price"], f["rule"]) == (D("98.00"), "trailing_stop_triggered_bid")
+
+
+def test_a_buy_stop_moves_on_an_ask_a_cent_under_its_mark_and_triggers_on_an_ask_at_its_stop(db, acct):
+    moved = submit(db, acct, et("2026-11-24 10:01"), symbol="ZTRL", qty=5, side="buy", type="trailing_stop",
+                   time_in_force="day", trail_price="1.00")
+    far = submit(db, acct, et("2026-11-24 10:01"), symbol="ZTRL", qty=5, side="buy", type="trailing_stop",
+                 time_in_force="day", trail_price="5.00")
+    # marks 100.10; stops 101.10 and 105.10. Asks 100.09 then 101.09: the first moves the marks to 100.09
+    # (stops 101.09 and 105.09), the second reaches the first's new stop and is under the second's
+    insert_quotes(db, ("ZTRL", "99.99", "100.09", et("2026-11-24 10:02")),
+                  ("ZTRL", "100.99", "101.09", et("2026-11-24 10:03")))
+    [f] = fills(db, moved["id"])
+    assert (f["price"], f["rule"]) == (D("101.09"), "trailing_stop_triggered_ask")
+    now = order(db, far["id"])
+    assert (now["hwm"], now["stop_price"], now["status"]) == ("100.09", "105.09", "new")
+    # a batch with asks between the mark and the stop: the far stop stands
+    insert_quotes(db, ("ZTRL", "101.90", "102.00", et("2026-11-24 10:04")),
+                  ("ZTRL", "104.99", "105.08", et("2026-11-24 10:05")))
+    assert (order(db, far["id"])["hwm"], order(db, far["id"])["status"]) == ("100.09", "new")
+    assert mark_row(db, far["id"]) == (D("100.09"), D("105.09"))
+
+
+def test_a_moved_mark_shows_in_the_api_orders_view(db):
+    add_asset(db, "ZTRL")
+    insert_quotes(db, ("ZTRL", "100.00", "100.10", et("2026-11-24 09:59:59")))
+    user = sign_up_in_db(db)
+    acct = user["account_id"]
+    submit(db, acct, et("2026-11-24 10:00"), symbol="ZTRL", qty=10, side="buy", type="market", time_in_force="day")
+    o = sell_trailing(db, acct, trail_percent="1")
+    insert_quotes(db, ("ZTRL", "104.00", "104.10", et("2026-11-24 10:02")))
+    act_as(db, "app_user", user["user_id"])
+    seen = db.execute("select hwm, stop_price from api.orders where id = %s", [o["id"]]).fetchone()
+    # mark 104.00, stop 1 % under it: 102.96
+    assert [str(v) for v in seen] == ["104", "102.96"]

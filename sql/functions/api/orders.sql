@@ -29,7 +29,7 @@ select
     o.position_intent::text as position_intent,
     o.time_in_force::text as time_in_force,
     trim_scale(o.limit_price)::text as limit_price,
-    trim_scale(o.stop_price)::text as stop_price,
+    trim_scale(mbt.order_stop_price(o))::text as stop_price,
     trim_scale(o.trail_price)::text as trail_price,
     trim_scale(o.trail_percent)::text as trail_percent,
     trim_scale(o.hwm)::text as hwm,
@@ -66,7 +66,7 @@ comment on column api.orders.side is 'buy or sell.';
 comment on column api.orders.position_intent is 'buy_to_open, buy_to_close, sell_to_open or sell_to_close.';
 comment on column api.orders.time_in_force is 'day, gtc, opg, cls, ioc or fok.';
 comment on column api.orders.limit_price is 'Limit price, USD.';
-comment on column api.orders.stop_price is 'Stop price, USD.';
+comment on column api.orders.stop_price is 'Stop price, USD (an untriggered trailing stop: where its mark puts it now).';
 comment on column api.orders.status is 'Alpaca order status: new, accepted, partially_filled, filled, canceled, expired, ...';
 comment on column api.orders.extended_hours is 'May fill in pre-market and after-hours.';
 comment on column api.orders.trail_price is 'Trailing stop: the trail in dollars, USD.';

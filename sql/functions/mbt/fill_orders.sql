@@ -27,8 +27,9 @@
 --   * every fill keeps its quote (id and copy) and names the rule that fired.
 --
 -- Cost: a batch looks up only the resting orders its prices can reach (mbt.orders_in_reach, on the
--- orders_resting_* partial indexes), and takes only its quotes on the symbols of those orders (and of
--- trailing stops) further, so it grows with the orders a batch hits, not with the orders resting.
+-- orders_resting_* partial indexes) and the trailing stops it can move or trigger (mbt.trailing_marks_in_reach,
+-- on mbt.trailing_marks), and takes only its quotes on the symbols of those orders further, so it grows with
+-- the orders a batch hits, not with the orders resting.
 -- PL/pgSQL, so the statement's plan is cached across calls.
 create or replace function mbt.fill_orders(
     p_quotes md.quotes[],
@@ -98,15 +99,14 @@ begin
         where v_only_orders is null
     ),
 
-    -- untriggered trailing stops on the batch's symbols (their marks may move)
+    -- untriggered trailing stops on the batch's symbols whose marks the batch may move or that it may
+    -- trigger, from their narrow copies (mbt.trailing_marks_in_reach): the others stand through the batch
     trailing_resting as materialized (
         select
-            o.account_id, o.order_id, o.symbol, o.side, o.hwm, o.submitted_at, o.expires_at, o.trail_price,
-            o.trail_percent, mbt.trailing_stop_price(o.side, o.hwm, o.trail_price, o.trail_percent) as stop_now
+            m.account_id, m.order_id, m.symbol, m.side, m.hwm, m.submitted_at, m.expires_at, m.trail_price,
+            m.trail_percent, m.stop_price as stop_now
         from batch_range as r
-        inner join mbt.orders as o
-            on r.symbol = o.symbol and o.status in ('new', 'partially_filled', 'accepted')
-            and o.order_type = 'trailing_stop' and o.stop_triggered_at is null
+        cross join lateral mbt.trailing_marks_in_reach(r.symbol, r.min_ask, r.max_ask, r.min_bid, r.max_bid) as m
         where v_only_orders is null
     ),
 

@@ -41,6 +41,9 @@ begin
         update mbt.orders as o
         set status = case when o.status in ('accepted') then 'accepted' else 'new' end::mbt.order_status,
             filled_qty = 0, filled_avg_price = null, filled_at = null, stop_triggered_at = null,
+            -- a trailing stop trails from the quote it was submitted on (its submitted bid or ask) again
+            hwm = case when o.order_type <> 'trailing_stop' then o.hwm
+                when o.side = 'sell' then o.submitted_bid else o.submitted_ask end,
             expires_at = least(coalesce(o.expires_at, 'infinity'), o.canceled_at, o.replaced_at)
         where o.account_id = p_account_id and o.order_id = any(v_orders);
         -- positions as they were before the first replayed fill: what tier retention carried of the

@@ -1,0 +1,91 @@
+-- The marks of the live trailing stops (mbt.trailing_marks): which of them a batch of quotes can move
+-- or trigger, and the statement triggers on mbt.orders that keep them as the orders say.
+
+-- The live trailing stops of a symbol that quotes with asks in [p_min_ask, p_max_ask] and bids in
+-- [p_min_bid, p_max_bid] can move or trigger. A sell stop's mark moves only on a bid above it (hwm <
+-- p_max_bid); while its mark stands, its stop stands, and it triggers only on a bid at or under that stop
+-- (stop >= p_min_bid); so one with neither, whatever the quotes' order, keeps its mark and stop through
+-- every quote of the batch (the engine reads the rest quote by quote, after its own filters, which only
+-- drop quotes). A buy stop mirrored: ask under its mark, or ask at or above its stop. One index range
+-- per side and condition (disjoint, so each stop comes once); stops without a mark always come (the
+-- engine starts their mark). An SQL function that the planner inlines into the fill engine.
+create or replace function mbt.trailing_marks_in_reach(
+    p_symbol text, p_min_ask numeric, p_max_ask numeric, p_min_bid numeric, p_max_bid numeric
+)
+returns setof mbt.trailing_marks
+language sql
+stable
+as $$
+    select m.* from mbt.trailing_marks as m
+    where m.symbol = p_symbol and m.side = 'sell' and m.hwm < p_max_bid
+    union all
+    select m.* from mbt.trailing_marks as m
+    where m.symbol = p_symbol and m.side = 'sell' and m.stop_price >= p_min_bid and m.hwm >= p_max_bid
+    union all
+    select m.* from mbt.trailing_marks as m
+    where m.symbol = p_symbol and m.side = 'buy' and m.hwm > p_min_ask
+    union all
+    select m.* from mbt.trailing_marks as m
+    where m.symbol = p_symbol and m.side = 'buy' and m.stop_price <= p_max_ask and m.hwm <= p_min_ask
+    union all
+    select m.* from mbt.trailing_marks as m
+    where m.symbol = p_symbol and m.hwm is null
+$$;
+comment on function mbt.trailing_marks_in_reach(text, numeric, numeric, numeric, numeric) is $$The live trailing
+stops of a symbol whose mark or trigger quotes with asks in [p_min_ask, p_max_ask] and bids in [p_min_bid, p_max_bid]
+(USD) can reach: the others neither move nor trigger on them.$$;
+
+-- After every insert or update of orders (statement triggers, with the rows as they are now): a live
+-- trailing stop (untriggered, resting) has its mark row, with its order's hwm, trail and stop; any other
+-- order has none. Statements that touch no trailing stop cost a scan of their transition table.
+create or replace function mbt.sync_trailing_marks()
+returns trigger
+language plpgsql
+security definer
+set search_path = ''
+as $$
+begin
+    if not exists (select from new_orders as n where n.order_type = 'trailing_stop') then
+        return null;
+    end if;
+    if tg_op = 'UPDATE' then
+        delete from mbt.trailing_marks as m
+        using new_orders as n
+        where n.order_type = 'trailing_stop' and m.account_id = n.account_id and m.order_id = n.order_id
+            and (n.status not in ('new', 'partially_filled', 'accepted') or n.stop_triggered_at is not null);
+    end if;
+    insert into mbt.trailing_marks as m (
+        account_id, order_id, symbol, side, hwm, stop_price, trail_price, trail_percent, submitted_at, expires_at
+    )
+    select
+        n.account_id, n.order_id, n.symbol, n.side, n.hwm, mbt.trailing_stop_price(n.side, n.hwm, n.trail_price,
+            n.trail_percent),
+        n.trail_price, n.trail_percent, n.submitted_at, n.expires_at
+    from new_orders as n
+    where n.order_type = 'trailing_stop' and n.status in ('new', 'partially_filled', 'accepted')
+        and n.stop_triggered_at is null
+    on conflict (account_id, order_id) do update
+    set hwm = excluded.hwm, stop_price = excluded.stop_price, trail_price = excluded.trail_price,
+        trail_percent = excluded.trail_percent, submitted_at = excluded.submitted_at, expires_at = excluded.expires_at
+    where (m.hwm, m.stop_price, m.trail_price, m.trail_percent, m.submitted_at, m.expires_at)
+        is distinct from (excluded.hwm, excluded.stop_price, excluded.trail_price, excluded.trail_percent,
+            excluded.submitted_at, excluded.expires_at);
+    return null;
+end;
+$$;
+comment on function mbt.sync_trailing_marks() is
+'Statement trigger on mbt.orders: gives each live trailing stop its mbt.trailing_marks row as the order stands, and takes it from any other.';
+
+drop trigger if exists orders_sync_trailing_marks_insert on mbt.orders;
+create trigger orders_sync_trailing_marks_insert
+after insert on mbt.orders
+referencing new table as new_orders
+for each statement
+execute function mbt.sync_trailing_marks();
+
+drop trigger if exists orders_sync_trailing_marks_update on mbt.orders;
+create trigger orders_sync_trailing_marks_update
+after update on mbt.orders
+referencing new table as new_orders
+for each statement
+execute function mbt.sync_trailing_marks();
