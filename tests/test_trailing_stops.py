@@ -236,3 +236,14 @@ def test_a_moved_mark_shows_in_the_api_orders_view(db):
     seen = db.execute("select hwm, stop_price from api.orders where id = %s", [o["id"]]).fetchone()
     # mark 104.00, stop 1 % under it: 102.96
     assert [str(v) for v in seen] == ["104", "102.96"]
+
+
+def test_a_moved_mark_shows_in_the_analysts_orders_view(db, acct):
+    o = sell_trailing(db, acct, trail_price="2.00")
+    insert_quotes(db, ("ZTRL", "103.00", "103.10", et("2026-11-24 10:02")))
+    db.execute("set local role analyst")
+    # the analyst knows the order by its key only: the one trailing stop of symbol ZTRL still open
+    [(stop,)] = db.execute("select stop_price from analytics.orders where symbol = 'ZTRL' "
+                           "and order_type = 'trailing_stop' and status = 'new'").fetchall()
+    assert stop == D("101.00")  # mark 103.00 - 2.00
+    assert o["stop_price"] == "98"

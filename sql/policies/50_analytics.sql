@@ -13,3 +13,8 @@ analytics.fill_quality,
 analytics.cohorts,
 analytics.tiers
 to analyst;
+-- a pure rule analytics.orders applies (a trailing stop's stop price from its mark): an inlined SQL function,
+-- run as the caller, whose body names mbt (schema usage only: no mbt table or other function is granted)
+grant usage on schema mbt to analyst;
+grant execute on function mbt.order_stop_price(mbt.orders), mbt.trailing_stop_price(mbt.order_side, numeric, numeric, numeric)
+to analyst;

@@ -16,7 +16,7 @@ select
     o.qty,
     o.notional,
     o.limit_price,
-    o.stop_price,
+    mbt.order_stop_price(o) as stop_price,
     o.filled_qty,
     o.filled_avg_price,
     o.filled_qty / o.qty as filled_share,
@@ -68,7 +68,7 @@ comment on column analytics.orders.status is 'Alpaca order status now (new, part
 comment on column analytics.orders.qty is 'Ordered quantity, shares; null for notional orders.';
 comment on column analytics.orders.notional is 'Ordered amount, USD; null for qty orders.';
 comment on column analytics.orders.limit_price is 'Limit price, USD.';
-comment on column analytics.orders.stop_price is 'Stop (trigger) price, USD.';
+comment on column analytics.orders.stop_price is 'Stop (trigger) price, USD; an untriggered trailing stop''s as it stands now.';
 comment on column analytics.orders.filled_qty is 'Quantity filled so far, shares.';
 comment on column analytics.orders.filled_avg_price is 'Volume-weighted average fill price, USD.';
 comment on column analytics.orders.filled_share is 'filled_qty / qty, a fraction from 0 to 1; null for notional orders.';
