@@ -163,7 +163,8 @@ $$Day-trading figures of an account at p_as_of: the rule in force, previous-clos
 the intraday margin level (USD), the value opened today (USD) and the day trades of the last 5 trading days (legacy rule; today alone from 2026-06-04).$$;
 
 -- The day-trading check of an order in a margin account, after the Reg T buying-power check: p_value is the
--- order's opening value (its hold), p_held what the account's open orders hold already (null: not read yet),
+-- order's opening value (its hold), p_held what the account's open orders hold already (read with the buying
+-- power: an order with an opening value always has it),
 -- p_closes whether part of the order closes a position.
 create or replace function mbt.check_intraday_margin(
     p_account_id uuid, p_symbol text, p_value numeric, p_held numeric, p_closes boolean, p_as_of timestamptz
@@ -186,12 +187,7 @@ begin
     end if;
     v := mbt.intraday_margin(p_account_id, p_as_of);
     if v.rule = 'intraday_margin_level' then
-        v_held := p_held;
-        if v_held is null then
-            select coalesce(sum(o.buying_power_held), 0) into v_held
-            from mbt.orders as o
-            where o.account_id = p_account_id and o.status in ('new', 'partially_filled', 'accepted', 'held');
-        end if;
+        v_held := coalesce(p_held, 0);
         v_left := mbt.intraday_buying_power(v.intraday_margin_level, v.opened_today, v_held);
         if p_value > v_left then
             perform mbt.raise_error('MBO21', 'order exceeds your intraday margin level',
