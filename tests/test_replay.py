@@ -77,3 +77,21 @@ def test_a_replay_reproduces_a_trailing_stop_that_trailed_a_rise_before_it_trigg
     differences = db.execute("select * from mbt.replay_fills(%s, %s, %s)",
                              [acct, et("2026-11-24 00:00"), et("2026-11-25 00:00")]).fetchall()
     assert differences == []
+
+
+def test_a_replay_starts_a_still_resting_trailing_stop_from_its_mark_at_submission(db):
+    add_asset(db, "ZRPL")
+    acct = sign_up_in_db(db)["account_id"]
+    insert_quotes(db, ("ZRPL", "100.00", "100.10", et("2026-11-24 10:00:00")))
+    submit(db, acct, et("2026-11-24 10:00:01"), symbol="ZRPL", qty=10, side="buy", type="market", time_in_force="day")
+    trail = submit(db, acct, et("2026-11-24 10:00:02"), symbol="ZRPL", qty=10, side="sell", type="trailing_stop",
+                   trail_price="2.00", time_in_force="gtc")
+    # mark 100.00 (stop 98.00): a dip to 99.00 leaves it; a rise to 103.00 moves its mark row to 103.00 (stop
+    # 101.00), where it rests. Replayed from 103.00, the dip to 99.00 would have sold it.
+    insert_quotes(db, ("ZRPL", "99.00", "99.10", et("2026-11-24 10:00:03")))
+    insert_quotes(db, ("ZRPL", "103.00", "103.10", et("2026-11-24 10:00:04")))
+    differences = db.execute("select * from mbt.replay_fills(%s, %s, %s)",
+                             [acct, et("2026-11-24 00:00"), et("2026-11-25 00:00")]).fetchall()
+    assert differences == []
+    # and the replay, rolled back, leaves the mark where the quotes put it
+    assert db.execute("select hwm from mbt.trailing_marks where order_id = %s", [trail["id"]]).fetchone() == (D("103"),)

@@ -143,6 +143,46 @@ def test_a_triggered_trailing_stop_has_no_mark_row(db, acct):
     assert mark_row(db, o["id"]) is None
 
 
+def test_a_mark_moves_on_its_mark_row_and_the_order_shows_it_as_of_the_quote_that_moved_it(db, acct):
+    o = sell_trailing(db, acct, trail_price="2.00")
+    insert_quotes(db, ("ZTRL", "103.00", "103.10", et("2026-11-24 10:02")))
+    # the order row keeps the mark it was submitted with while it lives; the mark row has the move
+    stored = db.execute("select hwm from mbt.orders where order_id = %s", [o["id"]]).fetchone()
+    moved = db.execute("select hwm, moved_at from mbt.trailing_marks where order_id = %s", [o["id"]]).fetchone()
+    assert (stored, moved) == ((D("100"),), (D("103"), et("2026-11-24 10:02")))
+    now = order(db, o["id"])
+    assert (now["hwm"], now["stop_price"]) == ("103", "101")
+    assert now["updated_at"] == "2026-11-24T15:02:00+00:00"  # 10:02 New York
+
+
+def test_a_canceled_trailing_stop_keeps_the_mark_and_stop_it_stood_at(db, acct):
+    o = sell_trailing(db, acct, trail_price="2.00")
+    insert_quotes(db, ("ZTRL", "103.00", "103.10", et("2026-11-24 10:02")))
+    db.execute("select mbt.cancel_order(%s, %s, %s)", [acct, o["id"], et("2026-11-24 10:03")])
+    stored = db.execute("select hwm, status from mbt.orders where order_id = %s", [o["id"]]).fetchone()
+    assert stored == (D("103"), "canceled")
+    [event] = db.execute("select order_state from mbt.order_events where order_id = %s and event = 'canceled'",
+                         [o["id"]]).fetchone()
+    assert (event["hwm"], event["stop_price"]) == ("103", "101")
+
+
+def test_an_expired_trailing_stop_keeps_the_mark_it_stood_at(db, acct):
+    o = submit(db, acct, et("2026-11-24 10:01"), symbol="ZTRL", qty=10, side="sell", type="trailing_stop",
+               time_in_force="day", trail_percent="1")
+    insert_quotes(db, ("ZTRL", "104.00", "104.10", et("2026-11-24 10:02")))
+    db.execute("select mbt.expire_day_orders(%s)", [et("2026-11-24 16:00")])
+    assert (order(db, o["id"])["status"], order(db, o["id"])["hwm"], order(db, o["id"])["stop_price"]) == (
+        "expired", "104", "102.96")
+
+
+def test_a_replaced_trailing_stop_keeps_the_mark_it_stood_at(db, acct):
+    o = sell_trailing(db, acct, trail_price="2.00")
+    insert_quotes(db, ("ZTRL", "103.00", "103.10", et("2026-11-24 10:02")))
+    db.execute("select mbt.replace_order(%s, %s, %s::jsonb, %s)", [acct, o["id"], '{"trail": "0.50"}',
+                                                                   et("2026-11-24 10:03")])
+    assert (order(db, o["id"])["status"], order(db, o["id"])["hwm"]) == ("replaced", "103")
+
+
 def test_a_canceled_trailing_stop_has_no_mark_row(db, acct):
     o = sell_trailing(db, acct, trail_price="2.00")
     db.execute("select mbt.cancel_order(%s, %s, %s)", [acct, o["id"], et("2026-11-24 10:02")])

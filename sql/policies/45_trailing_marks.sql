@@ -1,6 +1,6 @@
 -- Row-level security of mbt.trailing_marks (the engine's narrow copy of the live trailing stops' marks).
--- Only the engine's SECURITY DEFINER functions and triggers read or write it; no api view reads it (the
--- orders carry the same mark), so no role is granted it. The policy is there for the day one is.
+-- The engine's SECURITY DEFINER functions and triggers write it; api.orders reads it (a live trailing
+-- stop's mark and stop as they stand: the engine moves them here alone), as api_owner, under the policy.
 
 alter table mbt.trailing_marks enable row level security;
 
@@ -10,6 +10,8 @@ using (account_id in (
     select a.account_id from mbt.accounts as a
     where a.user_id = (select auth.current_user_id())
 ));
+
+grant select on mbt.trailing_marks to api_owner;
 
 -- api.orders shows an untriggered trailing stop's stop where its mark puts it (mbt.order_stop_price): pure
 -- functions of their arguments, read no table

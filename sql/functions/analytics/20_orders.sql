@@ -16,7 +16,7 @@ select
     o.qty,
     o.notional,
     o.limit_price,
-    mbt.order_stop_price(o) as stop_price,
+    coalesce(m.stop_price, mbt.order_stop_price(o)) as stop_price,
     o.filled_qty,
     o.filled_avg_price,
     o.filled_qty / o.qty as filled_share,
@@ -48,6 +48,9 @@ left join lateral (
     from mbt.fills as x
     where x.account_id = o.account_id and x.order_id = o.order_id
 ) as f on true
+-- a live trailing stop's stop as it stands (the engine moves it on its mark row alone)
+left join mbt.trailing_marks as m
+    on o.order_type = 'trailing_stop' and o.account_id = m.account_id and o.order_id = m.order_id
 cross join lateral (
     select coalesce(o.filled_at, o.canceled_at, o.expired_at, o.replaced_at, o.failed_at) as ended_at
 ) as e;

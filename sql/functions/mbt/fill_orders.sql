@@ -176,10 +176,12 @@ begin
         inner join trailing_resting as t on r.symbol = t.symbol
     ),
 
+    -- with the mark of a live trailing stop as it stands (its mark row: the order keeps the one it was
+    -- submitted with until it leaves the book)
     reachable as (
-        select o.* from reached as o
+        select o.*, null::numeric as live_hwm from reached as o
         union all
-        select o.*
+        select o.*, t.hwm
         from trailing_stops as t
         inner join mbt.orders as o on t.account_id = o.account_id and t.order_id = o.order_id
         where t.may_trigger
@@ -188,8 +190,8 @@ begin
     candidates as (
         select
             o.account_id, o.order_id, o.symbol, o.asset_id, o.asset_class, o.side, o.order_type, o.qty, o.notional,
-            o.filled_qty, o.limit_price, o.stop_price, o.stop_triggered_at, o.trail_price, o.trail_percent, o.hwm,
-            o.group_id, o.leg, a.fill_model,
+            o.filled_qty, o.limit_price, o.stop_price, o.stop_triggered_at, o.trail_price, o.trail_percent,
+            coalesce(o.live_hwm, o.hwm) as hwm, o.group_id, o.leg, a.fill_model,
             b.quote_id, b.bid_price, b.ask_price, b.bid_size, b.ask_size, b.bid_exchange, b.ask_exchange,
             b.quote_time
         from reachable as o
@@ -253,6 +255,17 @@ begin
             where not t.may_trigger
         ) as m
         where m.hwm is distinct from m.hwm_before
+    ),
+
+    -- a live stop's mark moves on its mark row alone, not on the order (a narrow row, not a wide one and its
+    -- indexes; the order takes its mark when it leaves the book: mbt.take_trailing_mark); the mark rows of
+    -- stops that trigger here go when the statement ends (mbt.sync_trailing_marks)
+    marks_moved as (
+        update mbt.trailing_marks as m
+        set hwm = t.hwm, stop_price = mbt.trailing_stop_price(m.side, t.hwm, m.trail_price, m.trail_percent),
+            moved_at = t.moved_at
+        from trailing_moves as t
+        where m.account_id = t.account_id and m.order_id = t.order_id
     ),
 
     marketable as (
@@ -368,7 +381,7 @@ begin
     ),
 
     triggered as (
-        select distinct wt.account_id, wt.order_id, wt.triggered_at
+        select distinct wt.account_id, wt.order_id, wt.triggered_at, wt.hwm as live_hwm
         from with_trigger as wt
         where wt.stop_triggered_at is null and wt.triggered_at is not null
     ),
@@ -396,20 +409,22 @@ begin
         select
             u.account_id, u.order_id, max(u.qty) as qty, max(u.value) as value, max(u.last_time) as last_time,
             max(u.leaves_qty) as leaves_qty, max(u.triggered_at) as triggered_at, max(u.hwm) as hwm,
-            max(u.moved_at) as moved_at, max(u.group_leaves) as group_leaves,
+            max(u.live_hwm) as live_hwm, max(u.group_leaves) as group_leaves,
             max(u.last_filler::text)::uuid as last_filler, max(u.group_last_time) as group_last_time
         from (
             select
                 t.account_id, t.order_id, t.qty, t.value, t.last_time, t.leaves_qty, null::timestamptz as triggered_at,
-                null::numeric as hwm, null::timestamptz as moved_at,
+                null::numeric as hwm, null::numeric as live_hwm,
                 null::numeric as group_leaves, null::uuid as last_filler, null::timestamptz as group_last_time
             from order_totals as t
             union all
-            select w.account_id, w.order_id, null, null, null, null, w.triggered_at, null, null, null, null, null
+            select w.account_id, w.order_id, null, null, null, null, w.triggered_at, null, w.live_hwm, null, null, null
             from triggered as w
             union all
-            select m.account_id, m.order_id, null, null, null, null, null, m.hwm, m.moved_at, null, null, null
+            -- where the mark of a stop that triggers stood when it triggered (the others' moves: marks_moved)
+            select m.account_id, m.order_id, null, null, null, null, null, m.hwm, null, null, null, null
             from trailing_moves as m
+            where (m.account_id, m.order_id) in (select w.account_id, w.order_id from triggered as w)
             union all
             select g.account_id, g.order_id, null, null, null, null, null, null, null, g.group_leaves, g.last_filler,
                 g.last_time
@@ -450,16 +465,15 @@ begin
                 else round(o.buying_power_held * c.leaves_qty / (c.leaves_qty + c.qty), 2)
             end,
             stop_triggered_at = coalesce(o.stop_triggered_at, c.triggered_at),
-            -- a trailing stop's mark moves without its stop price (not an indexed column: the update stays
-            -- a heap-only one); the stop price is written once, where it stood when the stop triggered
-            hwm = coalesce(c.hwm, o.hwm),
+            -- a trailing stop that triggers takes the mark and the stop price where they stood then
+            hwm = coalesce(c.hwm, c.live_hwm, o.hwm),
             stop_price = case
                 when o.order_type = 'trailing_stop' and o.stop_triggered_at is null and c.triggered_at is not null then
-                    coalesce(mbt.trailing_stop_price(o.side, coalesce(c.hwm, o.hwm), o.trail_price, o.trail_percent),
-                        o.stop_price)
+                    coalesce(mbt.trailing_stop_price(o.side, coalesce(c.hwm, c.live_hwm, o.hwm), o.trail_price,
+                        o.trail_percent), o.stop_price)
                 else o.stop_price
             end,
-            updated_at = coalesce(c.last_time, c.group_last_time, c.triggered_at, c.moved_at)
+            updated_at = coalesce(c.last_time, c.group_last_time, c.triggered_at)
         from order_changes as c
         where o.account_id = c.account_id and o.order_id = c.order_id
         returning o.*

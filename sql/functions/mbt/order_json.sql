@@ -1,45 +1,47 @@
--- An order in the shape of Alpaca's Order object (numbers as decimal strings, as Alpaca sends them).
+-- An order in the shape of Alpaca's Order object (numbers as decimal strings, as Alpaca sends them), as it
+-- stands (a live trailing stop with its mark: mbt.order_as_it_stands).
 create or replace function mbt.order_json(p_order mbt.orders)
 returns jsonb
 language sql
 stable
 as $$
     select jsonb_build_object(
-        'id', p_order.order_id,
-        'client_order_id', p_order.client_order_id,
-        'created_at', p_order.created_at,
-        'updated_at', p_order.updated_at,
-        'submitted_at', p_order.submitted_at,
-        'filled_at', p_order.filled_at,
-        'expired_at', p_order.expired_at,
-        'canceled_at', p_order.canceled_at,
-        'failed_at', p_order.failed_at,
-        'replaced_at', p_order.replaced_at,
-        'replaced_by', p_order.replaced_by,
-        'replaces', p_order.replaces,
-        'expires_at', p_order.expires_at,
-        'asset_id', p_order.asset_id,
-        'symbol', p_order.symbol,
-        'asset_class', p_order.asset_class,
-        'notional', trim_scale(p_order.notional)::text,
-        'qty', trim_scale(p_order.qty)::text,
-        'filled_qty', trim_scale(p_order.filled_qty)::text,
-        'filled_avg_price', trim_scale(p_order.filled_avg_price)::text,
-        'order_class', p_order.order_class,
-        'order_type', p_order.order_type,
-        'type', p_order.order_type,
-        'side', p_order.side,
-        'position_intent', p_order.position_intent,
-        'time_in_force', p_order.time_in_force,
-        'limit_price', trim_scale(p_order.limit_price)::text,
-        'stop_price', trim_scale(mbt.order_stop_price(p_order))::text,
-        'trail_price', trim_scale(p_order.trail_price)::text,
-        'trail_percent', trim_scale(p_order.trail_percent)::text,
-        'hwm', trim_scale(p_order.hwm)::text,
-        'status', p_order.status,
-        'extended_hours', p_order.extended_hours,
+        'id', o.order_id,
+        'client_order_id', o.client_order_id,
+        'created_at', o.created_at,
+        'updated_at', o.updated_at,
+        'submitted_at', o.submitted_at,
+        'filled_at', o.filled_at,
+        'expired_at', o.expired_at,
+        'canceled_at', o.canceled_at,
+        'failed_at', o.failed_at,
+        'replaced_at', o.replaced_at,
+        'replaced_by', o.replaced_by,
+        'replaces', o.replaces,
+        'expires_at', o.expires_at,
+        'asset_id', o.asset_id,
+        'symbol', o.symbol,
+        'asset_class', o.asset_class,
+        'notional', trim_scale(o.notional)::text,
+        'qty', trim_scale(o.qty)::text,
+        'filled_qty', trim_scale(o.filled_qty)::text,
+        'filled_avg_price', trim_scale(o.filled_avg_price)::text,
+        'order_class', o.order_class,
+        'order_type', o.order_type,
+        'type', o.order_type,
+        'side', o.side,
+        'position_intent', o.position_intent,
+        'time_in_force', o.time_in_force,
+        'limit_price', trim_scale(o.limit_price)::text,
+        'stop_price', trim_scale(mbt.order_stop_price(o))::text,
+        'trail_price', trim_scale(o.trail_price)::text,
+        'trail_percent', trim_scale(o.trail_percent)::text,
+        'hwm', trim_scale(o.hwm)::text,
+        'status', o.status,
+        'extended_hours', o.extended_hours,
         'legs', null
     )
+    from mbt.order_as_it_stands(p_order) as o
 $$;
 comment on function mbt.order_json(mbt.orders) is 'The order as Alpaca''s Order JSON object (decimal strings for numbers).';
 

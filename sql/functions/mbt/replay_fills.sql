@@ -38,6 +38,17 @@ begin
     begin
         -- the orders as submitted; a cancel or replace ends their life where it happened
         delete from mbt.fills as f where f.account_id = p_account_id and f.order_id = any(v_orders);
+        -- a live trailing stop's mark row first: the order would take the mark the row has reached
+        -- (mbt.take_trailing_mark)
+        update mbt.trailing_marks as m
+        set hwm = x.hwm, stop_price = mbt.trailing_stop_price(m.side, x.hwm, m.trail_price, m.trail_percent),
+            moved_at = null
+        from (
+            select o.account_id, o.order_id, case when o.side = 'sell' then o.submitted_bid else o.submitted_ask end as hwm
+            from mbt.orders as o
+            where o.account_id = p_account_id and o.order_id = any(v_orders)
+        ) as x
+        where m.account_id = x.account_id and m.order_id = x.order_id;
         update mbt.orders as o
         set status = case when o.status in ('accepted') then 'accepted' else 'new' end::mbt.order_status,
             filled_qty = 0, filled_avg_price = null, filled_at = null, stop_triggered_at = null,

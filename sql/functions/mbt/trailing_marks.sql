@@ -37,7 +37,9 @@ stops of a symbol whose mark or trigger quotes with asks in [p_min_ask, p_max_as
 
 -- After every insert or update of orders (statement triggers, with the rows as they are now): a live
 -- trailing stop (untriggered, resting) has its mark row, with its order's hwm, trail and stop; any other
--- order has none. Statements that touch no trailing stop cost a scan of their transition table.
+-- order has none. An update of a live stop carries its current mark (mbt.take_trailing_mark, before it),
+-- so the row it leaves is the row it found unless the update set another mark (a replay's reset).
+-- Statements that touch no trailing stop cost a scan of their transition table.
 create or replace function mbt.sync_trailing_marks()
 returns trigger
 language plpgsql
@@ -89,3 +91,39 @@ after update on mbt.orders
 referencing new table as new_orders
 for each statement
 execute function mbt.sync_trailing_marks();
+
+-- Before an update of an untriggered trailing stop, row by row (the WHEN clause keeps
+-- every other order's update free of it): the order takes the mark its mark row has reached, when that
+-- is beyond the one the update writes (sell: higher, buy: lower). The engine moves a live stop's mark on
+-- the mark row alone (mbt.fill_orders); so a cancel, expiry, replace or trigger leaves the order with the
+-- mark it stood at, and an engine that writes the mark it computed (never behind the row's) keeps it.
+create or replace function mbt.take_trailing_mark()
+returns trigger
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+    v_mark numeric;
+    v_moved_at timestamptz;
+begin
+    select m.hwm, m.moved_at into v_mark, v_moved_at
+    from mbt.trailing_marks as m
+    where m.account_id = new.account_id and m.order_id = new.order_id;
+    if v_mark is not null and (new.hwm is null or new.side = 'sell' and v_mark > new.hwm
+            or new.side = 'buy' and v_mark < new.hwm) then
+        new.hwm := v_mark;
+        new.updated_at := greatest(new.updated_at, v_moved_at);
+    end if;
+    return new;
+end;
+$$;
+comment on function mbt.take_trailing_mark() is
+'Row trigger before an update of a live trailing stop: the order takes the mark its mbt.trailing_marks row has reached.';
+
+drop trigger if exists orders_take_trailing_mark on mbt.orders;
+create trigger orders_take_trailing_mark
+before update on mbt.orders
+for each row
+when (old.order_type = 'trailing_stop' and old.stop_triggered_at is null)
+execute function mbt.take_trailing_mark();
