@@ -135,13 +135,15 @@ def symbol(admin):
 
 
 def http_position(api, admin, user, symbol):
-    """10 shares bought over HTTP and filled on a quote the ingestor would write (at the next open)."""
-    next_open = admin.execute("select next_open from md.clock(now())").fetchone()[0]
+    """10 shares bought over HTTP and filled on a quote the ingestor would write: seconds from now while the
+    market is open (a closing day order submitted now must fill before today's close), else at the next open."""
+    next_open = admin.execute(
+        "select case when is_open then now() else next_open end from md.clock(now())").fetchone()[0]
     r = api.post("/api/rpc/submit_order", json={"symbol": symbol, "qty": 10, "side": "buy", "type": "limit",
                                                 "limit_price": "100.00", "time_in_force": "gtc"}, headers=user.auth)
     assert r.status_code == 200, r.text
     with admin.transaction():
-        insert_quotes(admin, (symbol, "99.90", "99.95", next_open + timedelta(minutes=1)))
+        insert_quotes(admin, (symbol, "99.90", "99.95", next_open + timedelta(seconds=1)))
     return next_open
 
 
@@ -151,7 +153,7 @@ def test_http_close_position_submits_the_closing_order(api, admin, user, symbol)
     assert r.status_code == 200, r.text
     assert (r.json()["side"], r.json()["qty"], r.json()["type"]) == ("sell", "5", "market")
     with admin.transaction():
-        insert_quotes(admin, (symbol, "99.80", "99.85", next_open + timedelta(minutes=2)))
+        insert_quotes(admin, (symbol, "99.80", "99.85", next_open + timedelta(seconds=2)))
     [held] = api.get("/api/positions", params={"symbol": f"eq.{symbol}"}, headers=user.auth).json()
     assert held["qty"] == "5"
 

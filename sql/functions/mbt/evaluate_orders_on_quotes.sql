@@ -1,9 +1,10 @@
 -- Every batch of quotes inserted into md.quotes (the ingestor's COPY, a test's multi-row INSERT)
 -- goes to the fill engine once, as a whole: one statement-level trigger with the batch's
 -- transition table, no per-row or per-order trigger. Only the quotes of symbols with an order in
--- reach of the batch's prices (mbt.orders_in_reach, trailing stops included) go: a superset of what
--- the engine can fill or move, its rules decide the rest; a batch that reaches nothing costs its
--- per-symbol price ranges and one index probe per kind of order and symbol. Plain index scans, not
+-- reach of the batch's prices (mbt.orders_in_reach) or a trailing stop whose mark they may move or
+-- that they may trigger (mbt.trailing_marks_in_reach) go: a superset of what the engine can fill or
+-- move, its rules decide the rest; a batch that reaches nothing costs its per-symbol price ranges and
+-- one index probe per kind of order and symbol. Plain index scans, not
 -- bitmap ones (here and in the engine's statement, planned under this setting): an index scan marks
 -- the entries of orders filled or canceled since the last vacuum dead and skips them from then on, a
 -- bitmap scan visits their heap pages on every batch.
@@ -28,7 +29,8 @@ begin
                 from new_quotes as q
                 group by q.symbol
             ) as r
-            where exists (select from mbt.orders_in_reach(r.symbol, r.min_ask, r.max_ask, r.min_bid, r.max_bid, true))
+            where exists (select from mbt.orders_in_reach(r.symbol, r.min_ask, r.max_ask, r.min_bid, r.max_bid, false))
+                or exists (select from mbt.trailing_marks_in_reach(r.symbol, r.min_ask, r.max_ask, r.min_bid, r.max_bid))
         ) as s on n.symbol = s.symbol
     );
     if cardinality(v_quotes) > 0 then
