@@ -103,18 +103,8 @@ language plpgsql
 security definer
 set search_path = ''
 as $$
-declare
-    v_mark numeric;
-    v_moved_at timestamptz;
 begin
-    select m.hwm, m.moved_at into v_mark, v_moved_at
-    from mbt.trailing_marks as m
-    where m.account_id = new.account_id and m.order_id = new.order_id;
-    if v_mark is not null and (new.hwm is null or new.side = 'sell' and v_mark > new.hwm
-            or new.side = 'buy' and v_mark < new.hwm) then
-        new.hwm := v_mark;
-        new.updated_at := greatest(new.updated_at, v_moved_at);
-    end if;
+    new := mbt.order_with_live_mark(new);
     return new;
 end;
 $$;

@@ -35,10 +35,10 @@ $$;
 comment on function mbt.order_stop_price(mbt.orders) is
 'The stop price of an order as it stands, USD: an untriggered trailing stop''s from its hwm and trail.';
 
--- An order as it stands: a live trailing stop (untriggered, with a mark row) with the mark and the
--- update time its mark row has reached (the engine moves a live stop's mark there alone: mbt.fill_orders);
--- any other order as it is. PL/pgSQL: the plan of its one lookup is kept for the connection.
-create or replace function mbt.order_as_it_stands(p_order mbt.orders)
+-- A trailing stop with the mark its mbt.trailing_marks row has reached, when that is beyond the order's
+-- own (sell: higher, buy: lower), and the time it moved there; the order as it is otherwise (no mark
+-- row, or the order's mark is as far). PL/pgSQL: the plan of its one lookup is kept for the connection.
+create or replace function mbt.order_with_live_mark(p_order mbt.orders)
 returns mbt.orders
 language plpgsql
 stable
@@ -49,18 +49,32 @@ declare
     v_mark numeric;
     v_moved_at timestamptz;
 begin
-    if p_order.order_type = 'trailing_stop' and p_order.stop_triggered_at is null then
-        select m.hwm, m.moved_at into v_mark, v_moved_at
-        from mbt.trailing_marks as m
-        where m.account_id = p_order.account_id and m.order_id = p_order.order_id;
-        if v_mark is not null and (p_order.hwm is null or p_order.side = 'sell' and v_mark > p_order.hwm
-                or p_order.side = 'buy' and v_mark < p_order.hwm) then
-            p_order.hwm := v_mark;
-            p_order.updated_at := greatest(p_order.updated_at, v_moved_at);
-        end if;
+    select m.hwm, m.moved_at into v_mark, v_moved_at
+    from mbt.trailing_marks as m
+    where m.account_id = p_order.account_id and m.order_id = p_order.order_id;
+    if v_mark is not null and (p_order.hwm is null or p_order.side = 'sell' and v_mark > p_order.hwm
+            or p_order.side = 'buy' and v_mark < p_order.hwm) then
+        p_order.hwm := v_mark;
+        p_order.updated_at := greatest(p_order.updated_at, v_moved_at);
     end if;
     return p_order;
 end;
+$$;
+comment on function mbt.order_with_live_mark(mbt.orders) is
+'A trailing stop with the mark (and move time) its mbt.trailing_marks row has reached, when beyond its own.';
+
+-- An order as it stands: an untriggered trailing stop with the mark its mark row has reached (the engine
+-- moves a live stop's mark there alone: mbt.fill_orders); any other order as it is.
+create or replace function mbt.order_as_it_stands(p_order mbt.orders)
+returns mbt.orders
+language sql
+stable
+as $$
+    select case
+        when p_order.order_type = 'trailing_stop' and p_order.stop_triggered_at is null then
+            mbt.order_with_live_mark(p_order)
+        else p_order
+    end
 $$;
 comment on function mbt.order_as_it_stands(mbt.orders) is
 'The order as it stands: a live trailing stop with the mark (and update time) its mbt.trailing_marks row has reached.';
