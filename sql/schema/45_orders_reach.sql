@@ -15,9 +15,4 @@ create index orders_resting_any_price on mbt.orders (symbol)
 where status in ('new', 'partially_filled', 'accepted')
 and (order_type not in ('limit', 'stop', 'stop_limit', 'trailing_stop') or stop_triggered_at is not null);
 
--- untriggered trailing stops: every batch on their symbol may move their marks (a heap-only update of
--- hwm: the orders' pages keep room for it, and no index covers hwm or what the engine writes with it)
-create index orders_resting_trailing on mbt.orders (symbol)
-where status in ('new', 'partially_filled', 'accepted') and order_type = 'trailing_stop' and stop_triggered_at is null;
-
 alter table mbt.orders set (fillfactor = 80);

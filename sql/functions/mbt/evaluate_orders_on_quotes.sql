@@ -29,7 +29,7 @@ begin
                 from new_quotes as q
                 group by q.symbol
             ) as r
-            where exists (select from mbt.orders_in_reach(r.symbol, r.min_ask, r.max_ask, r.min_bid, r.max_bid, false))
+            where exists (select from mbt.orders_in_reach(r.symbol, r.min_ask, r.max_ask, r.min_bid, r.max_bid))
                 or exists (select from mbt.trailing_marks_in_reach(r.symbol, r.min_ask, r.max_ask, r.min_bid, r.max_bid))
         ) as s on n.symbol = s.symbol
     );

@@ -95,7 +95,7 @@ begin
         union all
         select x.*
         from batch_range as r
-        cross join lateral mbt.orders_in_reach(r.symbol, r.min_ask, r.max_ask, r.min_bid, r.max_bid, false) as x
+        cross join lateral mbt.orders_in_reach(r.symbol, r.min_ask, r.max_ask, r.min_bid, r.max_bid) as x
         where v_only_orders is null
     ),
 
@@ -521,8 +521,8 @@ begin
         returning 1
     ),
 
-    -- the state of each order that filled, by id (one lookup per fill; the orders updated may be many
-    -- more than those that filled, trailing stops whose mark moved)
+    -- the state of each order that filled, by id (one lookup per fill; the orders updated also include
+    -- stops that triggered without filling and exits their group canceled)
     filled_orders as materialized (
         select jsonb_object_agg(o.order_id::text, mbt.order_json(o)) as states
         from updated_orders as o

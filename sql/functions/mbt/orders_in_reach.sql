@@ -1,11 +1,12 @@
 -- The resting orders of a symbol that quotes within the given prices can fill or trigger: limits at
 -- or through the quotes, untriggered stops the quotes reach, and orders that take any price (market
--- orders, triggered stops); with p_trailing, also its untriggered trailing stops, which every quote
--- of the regular session may move. One index range each (the orders_resting_* partial indexes), so
+-- orders, triggered stops); untriggered trailing stops apart (mbt.trailing_marks_in_reach, on their
+-- mark rows). One index range each (the orders_resting_* partial indexes), so
 -- the cost follows the orders reached, not the orders resting. An SQL function that the planner
 -- inlines: the fill engine's lateral lookups and the quote trigger's EXISTS use it as written here.
+drop function if exists mbt.orders_in_reach(text, numeric, numeric, numeric, numeric, boolean);
 create or replace function mbt.orders_in_reach(
-    p_symbol text, p_min_ask numeric, p_max_ask numeric, p_min_bid numeric, p_max_bid numeric, p_trailing boolean
+    p_symbol text, p_min_ask numeric, p_max_ask numeric, p_min_bid numeric, p_max_bid numeric
 )
 returns setof mbt.orders
 language sql
@@ -30,11 +31,7 @@ as $$
     select o.* from mbt.orders as o
     where o.symbol = p_symbol and o.status in ('new', 'partially_filled', 'accepted')
         and (o.order_type not in ('limit', 'stop', 'stop_limit', 'trailing_stop') or o.stop_triggered_at is not null)
-    union all
-    select o.* from mbt.orders as o
-    where p_trailing and o.symbol = p_symbol and o.status in ('new', 'partially_filled', 'accepted')
-        and o.order_type = 'trailing_stop' and o.stop_triggered_at is null
 $$;
-comment on function mbt.orders_in_reach(text, numeric, numeric, numeric, numeric, boolean) is $$The resting orders of
-a symbol that quotes with asks in [p_min_ask, p_max_ask] and bids in [p_min_bid, p_max_bid] (USD) can fill or trigger;
-with p_trailing also its untriggered trailing stops.$$;
+comment on function mbt.orders_in_reach(text, numeric, numeric, numeric, numeric) is $$The resting orders of
+a symbol that quotes with asks in [p_min_ask, p_max_ask] and bids in [p_min_bid, p_max_bid] (USD) can fill or trigger
+(untriggered trailing stops apart: mbt.trailing_marks_in_reach).$$;
