@@ -287,3 +287,127 @@ def test_a_moved_mark_shows_in_the_analysts_orders_view(db, acct):
                            "and order_type = 'trailing_stop' and status = 'new'").fetchall()
     assert stop == D("101.00")  # mark 103.00 - 2.00
     assert o["stop_price"] == "98"
+
+
+# --- riders: the live stops of a symbol and side whose marks have met share one (mbt.trailing_extremes) --------
+
+def shared_mark(db, side="sell"):
+    return db.execute("select hwm, moved_at from mbt.trailing_extremes where symbol = 'ZTRL' and side = %s",
+                      [side]).fetchone()
+
+
+def rides(db, order_id):
+    return db.execute("select rides from mbt.trailing_marks where order_id = %s", [order_id]).fetchone()[0]
+
+
+def test_a_stop_whose_mark_reaches_the_running_high_rides_the_shared_mark(db, acct):
+    o = sell_trailing(db, acct, trail_price="2.00")
+    assert rides(db, o["id"]) is False
+    insert_quotes(db, ("ZTRL", "103.00", "103.10", et("2026-11-24 10:02")))
+    assert rides(db, o["id"]) is True
+    assert shared_mark(db) == (D("103"), et("2026-11-24 10:02"))
+
+
+def test_a_new_high_moves_the_shared_mark_alone_and_every_rider_shows_it(db, acct):
+    by_price = sell_trailing(db, acct, trail_price="2.00")
+    by_percent = sell_trailing(db, acct, trail_percent="5")
+    insert_quotes(db, ("ZTRL", "103.00", "103.10", et("2026-11-24 10:02")))
+    insert_quotes(db, ("ZTRL", "104.50", "104.60", et("2026-11-24 10:03")))
+    # the mark rows keep the mark they joined at (103.00); the one shared row has the new high
+    assert (mark_row(db, by_price["id"]), mark_row(db, by_percent["id"])) == ((D("103"), D("101")),
+                                                                             (D("103"), D("97.85")))
+    assert shared_mark(db) == (D("104.5"), et("2026-11-24 10:03"))
+    # 104.50 - 2.00 = 102.50; 104.50 x 0.95 = 99.275 -> 99.28
+    a, b = order(db, by_price["id"]), order(db, by_percent["id"])
+    assert (a["hwm"], a["stop_price"], b["hwm"], b["stop_price"]) == ("104.5", "102.5", "104.5", "99.28")
+    assert a["updated_at"] == b["updated_at"] == "2026-11-24T15:03:00+00:00"
+
+
+def test_a_riders_mark_shows_in_the_api_and_analysts_orders_views(db):
+    add_asset(db, "ZTRL")
+    insert_quotes(db, ("ZTRL", "100.00", "100.10", et("2026-11-24 09:59:59")))
+    user = sign_up_in_db(db)
+    acct = user["account_id"]
+    submit(db, acct, et("2026-11-24 10:00"), symbol="ZTRL", qty=10, side="buy", type="market", time_in_force="day")
+    o = sell_trailing(db, acct, trail_percent="1")
+    insert_quotes(db, ("ZTRL", "103.00", "103.10", et("2026-11-24 10:02")))
+    insert_quotes(db, ("ZTRL", "104.00", "104.10", et("2026-11-24 10:03")))
+    assert rides(db, o["id"]) is True
+    [analysts] = db.execute("select stop_price from analytics.orders where symbol = 'ZTRL' "
+                            "and order_type = 'trailing_stop'").fetchall()
+    act_as(db, "app_user", user["user_id"])
+    seen = db.execute("select hwm, stop_price, updated_at from api.orders where id = %s", [o["id"]]).fetchone()
+    # shared mark 104.00, stop 1 % under it: 102.96, as of the quote that moved it
+    assert (seen[0], seen[1], seen[2], analysts[0]) == ("104", "102.96", et("2026-11-24 10:03"), D("102.96"))
+
+
+def test_a_pull_back_to_one_riders_trail_triggers_it_and_the_wider_rider_rides_on(db, acct):
+    tight = sell_trailing(db, acct, trail_price="2.00")
+    wide = sell_trailing(db, acct, trail_percent="5")
+    insert_quotes(db, ("ZTRL", "103.00", "103.10", et("2026-11-24 10:02")))
+    # one batch: a new high of 104.00 (stops 102.00 and 98.80), then 101.90, under the tight stop only
+    insert_quotes(db, ("ZTRL", "104.00", "104.10", et("2026-11-24 10:03")),
+                  ("ZTRL", "101.90", "102.00", et("2026-11-24 10:04")))
+    [f] = fills(db, tight["id"])
+    assert (f["price"], f["rule"]) == (D("101.90"), "trailing_stop_triggered_bid")
+    stored = db.execute("select hwm, stop_price, status from mbt.orders where order_id = %s",
+                        [tight["id"]]).fetchone()
+    assert stored == (D("104"), D("102"), "filled")
+    w = order(db, wide["id"])
+    assert (w["hwm"], w["stop_price"], w["status"], rides(db, wide["id"])) == ("104", "98.8", "new", True)
+
+
+def test_a_canceled_rider_keeps_the_shared_mark_it_stood_at(db, acct):
+    o = sell_trailing(db, acct, trail_price="2.00")
+    insert_quotes(db, ("ZTRL", "103.00", "103.10", et("2026-11-24 10:02")))
+    insert_quotes(db, ("ZTRL", "104.20", "104.30", et("2026-11-24 10:03")))
+    db.execute("select mbt.cancel_order(%s, %s, %s)", [acct, o["id"], et("2026-11-24 10:04")])
+    stored = db.execute("select hwm, status from mbt.orders where order_id = %s", [o["id"]]).fetchone()
+    assert stored == (D("104.2"), "canceled")
+    [event] = db.execute("select order_state from mbt.order_events where order_id = %s and event = 'canceled'",
+                         [o["id"]]).fetchone()
+    assert (event["hwm"], event["stop_price"]) == ("104.2", "102.2")
+
+
+def test_a_stop_under_the_running_high_trails_on_its_own_until_its_mark_meets_the_shared_one(db, acct):
+    first = sell_trailing(db, acct, trail_percent="5")
+    insert_quotes(db, ("ZTRL", "103.00", "103.10", et("2026-11-24 10:02")))
+    insert_quotes(db, ("ZTRL", "101.00", "101.10", et("2026-11-24 10:03")))
+    later = submit(db, acct, et("2026-11-24 10:04"), symbol="ZTRL", qty=10, side="sell", type="trailing_stop",
+                   time_in_force="gtc", trail_percent="5")
+    assert later["hwm"] == "101"
+    # 102.00: the later stop's own mark moves (the shared one stays at 103.00)
+    insert_quotes(db, ("ZTRL", "102.00", "102.10", et("2026-11-24 10:05")))
+    assert (rides(db, later["id"]), mark_row(db, later["id"])[0], shared_mark(db)[0]) == (False, D("102"), D("103"))
+    # 103.50: both marks are the new high, and the later stop joins
+    insert_quotes(db, ("ZTRL", "103.50", "103.60", et("2026-11-24 10:06")))
+    assert (rides(db, first["id"]), rides(db, later["id"]), shared_mark(db)[0]) == (True, True, D("103.5"))
+    assert order(db, later["id"])["hwm"] == order(db, first["id"])["hwm"] == "103.5"
+
+
+def test_when_the_last_rider_leaves_the_shared_mark_clears_and_a_stop_under_the_old_high_can_ride(db, acct):
+    o = sell_trailing(db, acct, trail_price="1.00")
+    insert_quotes(db, ("ZTRL", "103.00", "103.10", et("2026-11-24 10:02")))
+    insert_quotes(db, ("ZTRL", "101.90", "102.00", et("2026-11-24 10:03")))   # under 102.00: sold
+    assert order(db, o["id"])["status"] == "filled"
+    # the next batch within its trail's reach reads the riders, finds none, and clears the shared mark
+    insert_quotes(db, ("ZTRL", "101.50", "101.60", et("2026-11-24 10:04")))
+    assert shared_mark(db)[0] is None
+    insert_quotes(db, ("ZTRL", "101.50", "101.60", et("2026-11-24 10:04:30")))
+    submit(db, acct, et("2026-11-24 10:04:30"), symbol="ZTRL", qty=10, side="buy", type="market", time_in_force="day")
+    later = submit(db, acct, et("2026-11-24 10:05"), symbol="ZTRL", qty=10, side="sell", type="trailing_stop",
+                   time_in_force="gtc", trail_price="1.00")
+    insert_quotes(db, ("ZTRL", "102.00", "102.10", et("2026-11-24 10:06")))
+    assert (rides(db, later["id"]), shared_mark(db)[0]) == (True, D("102"))
+
+
+def test_buy_stops_ride_the_lowest_ask(db, acct):
+    o = submit(db, acct, et("2026-11-24 10:01"), symbol="ZTRL", qty=5, side="buy", type="trailing_stop",
+               time_in_force="day", trail_price="1.00")
+    insert_quotes(db, ("ZTRL", "98.90", "99.00", et("2026-11-24 10:02")))
+    insert_quotes(db, ("ZTRL", "98.40", "98.50", et("2026-11-24 10:03")))
+    assert (rides(db, o["id"]), shared_mark(db, "buy")[0]) == (True, D("98.5"))
+    assert (order(db, o["id"])["hwm"], order(db, o["id"])["stop_price"]) == ("98.5", "99.5")
+    insert_quotes(db, ("ZTRL", "99.40", "99.50", et("2026-11-24 10:04")))   # ask 99.50 = stop: bought
+    [f] = fills(db, o["id"])
+    assert (f["price"], f["rule"]) == (D("99.50"), "trailing_stop_triggered_ask")

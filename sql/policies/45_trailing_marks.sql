@@ -13,6 +13,16 @@ using (account_id in (
 
 grant select on mbt.trailing_marks to api_owner;
 
+-- mbt.trailing_extremes: the shared marks of riding trailing stops, a price per symbol and side (market data,
+-- no account's): api.orders reads a rider's mark there
+alter table mbt.trailing_extremes enable row level security;
+
+create policy "shared trailing marks are prices the api reads" on mbt.trailing_extremes
+for select to api_owner
+using (true);
+
+grant select on mbt.trailing_extremes to api_owner;
+
 -- api.orders shows an untriggered trailing stop's stop where its mark puts it (mbt.order_stop_price): pure
 -- functions of their arguments, read no table
 grant execute on function

@@ -16,7 +16,9 @@ select
     o.qty,
     o.notional,
     o.limit_price,
-    coalesce(m.stop_price, mbt.order_stop_price(o)) as stop_price,
+    coalesce(
+        mbt.trailing_stop_price(o.side, sm.hwm, o.trail_price, o.trail_percent), m.stop_price, mbt.order_stop_price(o)
+    ) as stop_price,
     o.filled_qty,
     o.filled_avg_price,
     o.filled_qty / o.qty as filled_share,
@@ -49,8 +51,10 @@ left join lateral (
     where x.account_id = o.account_id and x.order_id = o.order_id
 ) as f on true
 -- a live trailing stop's stop as it stands (the engine moves it on its mark row alone)
+-- (a rider's: its symbol and side's shared mark)
 left join mbt.trailing_marks as m
     on o.order_type = 'trailing_stop' and o.account_id = m.account_id and o.order_id = m.order_id
+left join mbt.trailing_extremes as sm on m.rides and m.symbol = sm.symbol and m.side = sm.side
 cross join lateral (
     select coalesce(o.filled_at, o.canceled_at, o.expired_at, o.replaced_at, o.failed_at) as ended_at
 ) as e;

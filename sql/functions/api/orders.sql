@@ -6,7 +6,7 @@ select
     o.order_id as id,
     o.client_order_id,
     o.created_at,
-    greatest(o.updated_at, m.moved_at) as updated_at,
+    greatest(o.updated_at, m.moved_at, sm.moved_at) as updated_at,
     o.submitted_at,
     o.filled_at,
     o.expired_at,
@@ -29,17 +29,21 @@ select
     o.position_intent::text as position_intent,
     o.time_in_force::text as time_in_force,
     trim_scale(o.limit_price)::text as limit_price,
-    trim_scale(coalesce(m.stop_price, mbt.order_stop_price(o)))::text as stop_price,
+    trim_scale(coalesce(
+        mbt.trailing_stop_price(o.side, sm.hwm, o.trail_price, o.trail_percent), m.stop_price, mbt.order_stop_price(o)
+    ))::text as stop_price,
     trim_scale(o.trail_price)::text as trail_price,
     trim_scale(o.trail_percent)::text as trail_percent,
-    trim_scale(coalesce(m.hwm, o.hwm))::text as hwm,
+    trim_scale(coalesce(sm.hwm, m.hwm, o.hwm))::text as hwm,
     o.status::text as status,
     o.extended_hours,
     o.parent_order_id
 from mbt.orders as o
 -- a live trailing stop's mark and stop as they stand (the engine moves them on its mark row alone)
+-- (a rider's: its symbol and side's shared mark)
 left join mbt.trailing_marks as m
-    on o.order_type = 'trailing_stop' and o.account_id = m.account_id and o.order_id = m.order_id;
+    on o.order_type = 'trailing_stop' and o.account_id = m.account_id and o.order_id = m.order_id
+left join mbt.trailing_extremes as sm on m.rides and m.symbol = sm.symbol and m.side = sm.side;
 
 comment on view api.orders is $$Your orders
 Alpaca's Order fields; numbers are decimal strings. Filter and page with PostgREST: ?status=eq.new, ?symbol=eq.AAPL, ?order=created_at.desc&limit=50.$$;

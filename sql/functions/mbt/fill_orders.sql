@@ -80,7 +80,7 @@ begin
     -- per symbol, the prices the batch's usable quotes span
     batch_range as (
         select u.symbol, min(u.ask_price) as min_ask, max(u.ask_price) as max_ask,
-            min(u.bid_price) as min_bid, max(u.bid_price) as max_bid
+            min(u.bid_price) as min_bid, max(u.bid_price) as max_bid, max(u.quote_time) as last_time
         from usable as u
         group by u.symbol
     ),
@@ -99,24 +99,50 @@ begin
         where v_only_orders is null
     ),
 
-    -- untriggered trailing stops on the batch's symbols whose marks the batch may move or that it may
-    -- trigger, from their narrow copies (mbt.trailing_marks_in_reach): the others stand through the batch
-    trailing_resting as materialized (
-        select
-            m.account_id, m.order_id, m.symbol, m.side, m.hwm, m.submitted_at, m.expires_at, m.trail_price,
-            m.trail_percent, m.stop_price as stop_now
+    -- the shared marks of the riders on the batch's symbols (mbt.trailing_extremes_in_reach): whether the
+    -- batch may move them, and the trails it may trigger
+    shared_marks as materialized (
+        select x.*, r.last_time
         from batch_range as r
-        cross join lateral mbt.trailing_marks_in_reach(r.symbol, r.min_ask, r.max_ask, r.min_bid, r.max_bid) as m
+        cross join lateral mbt.trailing_extremes_in_reach(
+            r.symbol, r.min_ask, r.max_ask, r.min_bid, r.max_bid, r.last_time
+        ) as x
         where v_only_orders is null
     ),
 
-    -- the symbols with something to do: an order in reach, or a trailing stop whose mark may move
+    -- untriggered trailing stops on the batch's symbols whose marks the batch may move or that it may
+    -- trigger, from their narrow copies (mbt.trailing_marks_in_reach), and the riders it may trigger or
+    -- outlive, at their shared mark (mbt.trailing_riders_in_reach): the others stand through the batch, the
+    -- riders at their shared mark wherever it goes
+    trailing_resting as materialized (
+        select
+            m.account_id, m.order_id, m.symbol, m.side, m.hwm, m.submitted_at, m.expires_at, m.trail_price,
+            m.trail_percent, m.stop_price as stop_now, false as rides
+        from batch_range as r
+        cross join lateral mbt.trailing_marks_in_reach(r.symbol, r.min_ask, r.max_ask, r.min_bid, r.max_bid) as m
+        where v_only_orders is null
+        union all
+        select
+            m.account_id, m.order_id, m.symbol, m.side, s.hwm, m.submitted_at, m.expires_at, m.trail_price,
+            m.trail_percent, mbt.trailing_stop_price(m.side, s.hwm, m.trail_price, m.trail_percent), true
+        from shared_marks as s
+        cross join lateral mbt.trailing_riders_in_reach(
+            s.symbol, s.side, s.trail_price_reach, s.trail_percent_reach, s.last_time
+        ) as m
+        where s.riders_in_reach
+    ),
+
+    -- the symbols with something to do: an order in reach, a trailing stop whose mark may move, or a shared
+    -- mark that may move or whose riders the batch may reach
     active_symbols as (
         select a.symbol, bool_or(a.trailing) as trailing
         from (
             select o.symbol, false as trailing from reached as o
             union all
             select t.symbol, true from trailing_resting as t
+            union all
+            select s.symbol, true from shared_marks as s
+            where s.may_move or s.riders_in_reach
         ) as a
         group by a.symbol
     ),
@@ -164,8 +190,10 @@ begin
     -- puts it (mbt.order_stop_price)
     trailing_stops as materialized (
         select
-            t.account_id, t.order_id, t.side, t.hwm, r.max_bid, r.min_ask, r.last_time,
-            coalesce(t.submitted_at > r.first_time or coalesce(t.expires_at, 'infinity') <= r.last_time
+            t.account_id, t.order_id, t.symbol, t.side, t.hwm, t.rides, t.trail_price, t.trail_percent, t.expires_at,
+            r.max_bid, r.min_ask, r.last_time,
+            -- riders come only when the batch may trigger or outlive them
+            t.rides or coalesce(t.submitted_at > r.first_time or coalesce(t.expires_at, 'infinity') <= r.last_time
             or t.hwm is null
             or case when t.side = 'sell' then
                 r.min_bid <= t.stop_now or coalesce(t.trail_price <= r.pullback, t.trail_percent / 100 <= r.pullback_fraction)
@@ -233,39 +261,131 @@ begin
         from with_stop as c
     ),
 
-    -- where each trailing stop's mark stands after the batch (or its trigger); its stop price follows
-    trailing_moves as (
-        select m.account_id, m.order_id, m.hwm, m.moved_at
-        from (
-            select distinct on (t.order_id)
-                t.account_id, t.order_id, t.mark as hwm, t.hwm as hwm_before, t.quote_time as moved_at
-            from with_trigger as t
-            where t.mark is not null and t.quote_time <= coalesce(t.triggered_at, 'infinity')
-            order by t.order_id, t.quote_time desc, t.quote_id desc
-        ) as m
-        where m.hwm is distinct from m.hwm_before
+    -- each side's shared mark after the batch, on the symbols with trailing stops to follow: a side with
+    -- riders moves it by its regular-session quotes' extreme, a side without takes that extreme (which the
+    -- stops that reach it join)
+    shared_after as (
+        select
+            r.symbol, k.side, s.hwm as hwm_before, coalesce(s.riders_in_reach, false) as probed, r.last_time,
+            case when k.side = 'sell' then greatest(s.hwm, r.max_bid) else least(s.hwm, r.min_ask) end as hwm
+        from trail_range as r
+        cross join (values ('sell'::mbt.order_side), ('buy')) as k (side)
+        left join shared_marks as s on r.symbol = s.symbol and k.side = s.side
+    ),
+
+    -- the trailing stops read: those of the batch's symbols (above) and, for a submission or a replay,
+    -- its own untriggered ones (they go quote by quote)
+    trailing_read as (
+        select
+            t.account_id, t.order_id, t.symbol, t.side, t.hwm, t.rides, t.may_trigger, t.max_bid, t.min_ask,
+            t.last_time, t.trail_price, t.trail_percent, t.expires_at
+        from trailing_stops as t
         union all
-        -- the marks of trailing stops the batch cannot trigger, from the symbol's extremes
-        select m.account_id, m.order_id, m.hwm, m.last_time
-        from (
+        select
+            o.account_id, o.order_id, o.symbol, o.side, o.hwm, false, true, null, null, null, o.trail_price,
+            o.trail_percent, o.expires_at
+        from reached as o
+        where o.order_type = 'trailing_stop' and o.stop_triggered_at is null
+    ),
+
+    -- where each trailing stop read stands after the batch: its mark (where it triggered, for one that
+    -- triggers; from the symbol's extremes, for one the batch cannot trigger), and whether it rides its
+    -- side's shared mark from now on (it has not triggered and its mark is that mark)
+    trailing_after as (
+        select
+            t.account_id, t.order_id, t.symbol, t.side, t.trail_price, t.trail_percent, t.expires_at,
+            t.hwm as hwm_before, t.rides as rode, q.triggered_at is not null as triggers, m.hwm, m.moved_at,
+            coalesce(q.triggered_at is null and m.hwm = a.hwm, false) as rides
+        from trailing_read as t
+        left join (
+            select distinct on (w.order_id) w.order_id, w.mark, w.quote_time, w.triggered_at
+            from with_trigger as w
+            where w.mark is not null and w.quote_time <= coalesce(w.triggered_at, 'infinity')
+            order by w.order_id, w.quote_time desc, w.quote_id desc
+        ) as q on t.order_id = q.order_id
+        cross join lateral (
             select
-                t.account_id, t.order_id, t.hwm as hwm_before, t.last_time,
-                case when t.side = 'sell' then greatest(t.hwm, t.max_bid) else least(t.hwm, t.min_ask) end as hwm
-            from trailing_stops as t
-            where not t.may_trigger
+                case
+                    when t.may_trigger then coalesce(q.mark, t.hwm)
+                    when t.side = 'sell' then greatest(t.hwm, t.max_bid)
+                    else least(t.hwm, t.min_ask)
+                end as hwm,
+                case when t.may_trigger then q.quote_time else t.last_time end as moved_at
         ) as m
-        where m.hwm is distinct from m.hwm_before
+        left join shared_after as a on t.symbol = a.symbol and t.side = a.side
     ),
 
     -- a live stop's mark moves on its mark row alone, not on the order (a narrow row, not a wide one and its
-    -- indexes; the order takes its mark when it leaves the book: mbt.take_trailing_mark); the mark rows of
-    -- stops that trigger here go when the statement ends (mbt.sync_trailing_marks)
+    -- indexes; the order takes its mark when it leaves the book: mbt.take_trailing_mark), and only a stop that
+    -- does not ride: a stop that joins its shared mark, or leaves it (a rider read that the batch's quotes
+    -- moved otherwise), says so; the mark rows of stops that trigger here go when the statement ends
+    -- (mbt.sync_trailing_marks), their orders take the mark they triggered at
     marks_moved as (
         update mbt.trailing_marks as m
         set hwm = t.hwm, stop_price = mbt.trailing_stop_price(m.side, t.hwm, m.trail_price, m.trail_percent),
-            moved_at = t.moved_at
-        from trailing_moves as t
-        where m.account_id = t.account_id and m.order_id = t.order_id
+            moved_at = case when t.hwm is distinct from m.hwm then coalesce(t.moved_at, m.moved_at) else m.moved_at end,
+            rides = t.rides
+        from trailing_after as t
+        where m.account_id = t.account_id and m.order_id = t.order_id and not t.triggers
+            and (t.rides <> t.rode or not t.rides and t.hwm is distinct from t.hwm_before)
+    ),
+
+    -- the stops that ride their side's shared mark after the batch, among those read, per side
+    riders_read as (
+        select
+            t.symbol, t.side, min(t.trail_price) as min_trail_price, min(t.trail_percent) as min_trail_percent,
+            min(t.expires_at) as min_expires_at, bool_or(not t.rode) as joins
+        from trailing_after as t
+        where t.rides
+        group by t.symbol, t.side
+    ),
+
+    -- a side's shared mark moves (one row for all its riders), takes the stops that join it, and, when the
+    -- batch read its riders, the bounds of the riders it has (or none: no rider, no shared mark)
+    shared_moved as (
+        update mbt.trailing_extremes as x
+        set hwm = case when n.probed and n.min_trail_price is null and n.min_trail_percent is null then null
+                else n.hwm end,
+            moved_at = case when n.hwm is distinct from n.hwm_before then n.last_time else x.moved_at end,
+            min_trail_price = case when n.probed then n.min_trail_price
+                else least(x.min_trail_price, n.min_trail_price) end,
+            min_trail_percent = case when n.probed then n.min_trail_percent
+                else least(x.min_trail_percent, n.min_trail_percent) end,
+            min_expires_at = case when n.probed then n.min_expires_at else least(x.min_expires_at, n.min_expires_at) end
+        from (
+            select
+                a.symbol, a.side, a.hwm, a.hwm_before, a.last_time, a.probed,
+                case when a.probed then least(j.min_trail_price, (
+                    select min(m.trail_price) from mbt.trailing_marks as m
+                    where m.symbol = a.symbol and m.side = a.side and m.rides
+                )) else j.min_trail_price end as min_trail_price,
+                case when a.probed then least(j.min_trail_percent, (
+                    select min(m.trail_percent) from mbt.trailing_marks as m
+                    where m.symbol = a.symbol and m.side = a.side and m.rides
+                )) else j.min_trail_percent end as min_trail_percent,
+                case when a.probed then least(j.min_expires_at, (
+                    select min(m.expires_at) from mbt.trailing_marks as m
+                    where m.symbol = a.symbol and m.side = a.side and m.rides
+                )) else j.min_expires_at end as min_expires_at
+            from shared_after as a
+            left join riders_read as j on a.symbol = j.symbol and a.side = j.side
+            where a.hwm_before is not null and (a.hwm <> a.hwm_before or a.probed or j.joins)
+        ) as n
+        where x.symbol = n.symbol and x.side = n.side
+    ),
+
+    -- a side without a shared mark starts one with the stops that join it
+    shared_started as (
+        insert into mbt.trailing_extremes as x (
+            symbol, side, hwm, moved_at, min_trail_price, min_trail_percent, min_expires_at
+        )
+        select a.symbol, a.side, a.hwm, a.last_time, j.min_trail_price, j.min_trail_percent, j.min_expires_at
+        from shared_after as a
+        inner join riders_read as j on a.symbol = j.symbol and a.side = j.side
+        where a.hwm_before is null
+        on conflict (symbol, side) do update
+        set hwm = excluded.hwm, moved_at = excluded.moved_at, min_trail_price = excluded.min_trail_price,
+            min_trail_percent = excluded.min_trail_percent, min_expires_at = excluded.min_expires_at
     ),
 
     marketable as (
@@ -423,8 +543,8 @@ begin
             union all
             -- where the mark of a stop that triggers stood when it triggered (the others' moves: marks_moved)
             select m.account_id, m.order_id, null, null, null, null, null, m.hwm, null, null, null, null
-            from trailing_moves as m
-            where (m.account_id, m.order_id) in (select w.account_id, w.order_id from triggered as w)
+            from trailing_after as m
+            where m.triggers
             union all
             select g.account_id, g.order_id, null, null, null, null, null, null, null, g.group_leaves, g.last_filler,
                 g.last_time

@@ -39,10 +39,10 @@ begin
         -- the orders as submitted; a cancel or replace ends their life where it happened
         delete from mbt.fills as f where f.account_id = p_account_id and f.order_id = any(v_orders);
         -- a live trailing stop's mark row first: the order would take the mark the row has reached
-        -- (mbt.take_trailing_mark)
+        -- (mbt.take_trailing_mark); it trails on its own in the replay, riding no shared mark
         update mbt.trailing_marks as m
         set hwm = x.hwm, stop_price = mbt.trailing_stop_price(m.side, x.hwm, m.trail_price, m.trail_percent),
-            moved_at = null
+            moved_at = null, rides = false
         from (
             select o.account_id, o.order_id, case when o.side = 'sell' then o.submitted_bid else o.submitted_ask end as hwm
             from mbt.orders as o

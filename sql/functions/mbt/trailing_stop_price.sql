@@ -35,7 +35,8 @@ $$;
 comment on function mbt.order_stop_price(mbt.orders) is
 'The stop price of an order as it stands, USD: an untriggered trailing stop''s from its hwm and trail.';
 
--- A trailing stop with the mark its mbt.trailing_marks row has reached, when that is beyond the order's
+-- A trailing stop with the mark its mbt.trailing_marks row has reached (a rider's: the shared mark of
+-- mbt.trailing_extremes), when that is beyond the order's
 -- own (sell: higher, buy: lower), and the time it moved there; the order as it is otherwise (no mark
 -- row, or the order's mark is as far). PL/pgSQL: the plan of its one lookup is kept for the connection.
 create or replace function mbt.order_with_live_mark(p_order mbt.orders)
@@ -49,8 +50,10 @@ declare
     v_mark numeric;
     v_moved_at timestamptz;
 begin
-    select m.hwm, m.moved_at into v_mark, v_moved_at
+    select coalesce(x.hwm, m.hwm), greatest(m.moved_at, x.moved_at) into v_mark, v_moved_at
     from mbt.trailing_marks as m
+    -- a rider's mark is its symbol and side's shared one
+    left join mbt.trailing_extremes as x on m.rides and m.symbol = x.symbol and m.side = x.side
     where m.account_id = p_order.account_id and m.order_id = p_order.order_id;
     if v_mark is not null and (p_order.hwm is null or p_order.side = 'sell' and v_mark > p_order.hwm
             or p_order.side = 'buy' and v_mark < p_order.hwm) then
