@@ -6,8 +6,9 @@ Runs on the engine part's market (bench/engine.py: 10,000 accounts, 500 symbols)
 (a)'s remaining orders are canceled, then 100,000 resting orders go in: 70,000 simple ones exactly as (a)'s,
 15,000 trailing stops (trail 0.5-5 %, marks at the symbol's base price) and 7,500 bracket exit pairs (a
 take-profit limit and a stop-loss stop, live, one-cancels-other), on the same account/symbol sides as (a).
-The quote stream has (a)'s shape, 30 minutes later. A batch reads the trailing stops whose mark it moves
-or that it may trigger (mbt.trailing_marks) and writes every mark it moves, so this measures that cost as
+The quote stream has (a)'s shape, 30 minutes later. A batch reads the trailing stops whose own mark it
+moves or that it may trigger (mbt.trailing_marks), moves the shared mark of the stops that ride one
+(mbt.trailing_extremes) and reads those riders only when it may trigger them, so this measures that cost as
 well as the pairs' shared allocation. The trailing stops go in with the orders' triggers on (they make the
 mark rows); the pairs without them, as (a)'s orders.
 """
@@ -131,8 +132,9 @@ def render(r: LifecycleResult) -> list[str]:
         "",
         f"Resting: {mix} (engine (a): simple limits, stops and stop-limits only). The same quote stream's "
         f"shape, {m.quotes:,} quotes in {m.batches} batches of {engine.BATCH:,}. A batch reads the trailing "
-        "stops it can move or trigger (mbt.trailing_marks) and writes every mark it moves; exit pairs share one "
-        "allocation.",
+        "stops whose own mark it can move or that it can trigger (mbt.trailing_marks), moves one shared mark per "
+        "symbol and side for the stops that ride it (mbt.trailing_extremes) and reads riders only when it may "
+        "trigger them; exit pairs share one allocation.",
         "",
         "| | quotes/s | fills | ms per batch p50 | p99 |",
         "|---|---:|---:|---:|---:|",

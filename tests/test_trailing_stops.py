@@ -411,3 +411,13 @@ def test_buy_stops_ride_the_lowest_ask(db, acct):
     insert_quotes(db, ("ZTRL", "99.40", "99.50", et("2026-11-24 10:04")))   # ask 99.50 = stop: bought
     [f] = fills(db, o["id"])
     assert (f["price"], f["rule"]) == (D("99.50"), "trailing_stop_triggered_ask")
+
+
+def test_a_stop_joins_the_shared_mark_only_once_no_quote_older_than_it_can_still_arrive(db, acct):
+    o = sell_trailing(db, acct, trail_price="2.00")   # submitted 10:01:00
+    # a new high received 3 s after the submission: within the 5 s staleness bound, a later batch could still
+    # bring a usable quote older than the stop, which must not move it; so its mark moves on its own row
+    insert_quotes(db, ("ZTRL", "103.00", "103.10", et("2026-11-24 10:01:03")))
+    assert (rides(db, o["id"]), mark_row(db, o["id"])) == (False, (D("103"), D("101")))
+    insert_quotes(db, ("ZTRL", "103.50", "103.60", et("2026-11-24 10:02")))
+    assert (rides(db, o["id"]), order(db, o["id"])["hwm"]) == (True, "103.5")

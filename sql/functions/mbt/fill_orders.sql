@@ -19,6 +19,8 @@
 --   * a trailing stop's mark (sell: the highest bid, buy: the lowest ask) follows the quotes of the
 --     regular session, its stop price with it (mbt.trailing_stop_price); it triggers like a stop, on the
 --     quote that crosses the stop price as it stands after that quote, and then acts as a market order;
+--     stops of a symbol and side whose marks have met ride one shared mark (mbt.trailing_extremes) until
+--     they leave the book: the same quotes move them alike, so the batch moves that one row;
 --   * the exits of a bracket, oco or oto group share what remains of the position they protect: one
 --     allocation, in quote order, across both; after every fill each open exit leaves what the group
 --     leaves, and when nothing is left the exit that filled last is filled and the other canceled;
@@ -27,9 +29,10 @@
 --   * every fill keeps its quote (id and copy) and names the rule that fired.
 --
 -- Cost: a batch looks up only the resting orders its prices can reach (mbt.orders_in_reach, on the
--- orders_resting_* partial indexes) and the trailing stops it can move or trigger (mbt.trailing_marks_in_reach,
--- on mbt.trailing_marks), and takes only its quotes on the symbols of those orders further, so it grows with
--- the orders a batch hits, not with the orders resting.
+-- orders_resting_* partial indexes), the trailing stops it can move or trigger (mbt.trailing_marks_in_reach,
+-- on mbt.trailing_marks) and the riders it may trigger or outlive (mbt.trailing_riders_in_reach, when the
+-- bounds on their shared mark say it may), and takes only its quotes on the symbols of those orders further,
+-- so it grows with the orders a batch hits, not with the orders resting.
 -- PL/pgSQL, so the statement's plan is cached across calls.
 create or replace function mbt.fill_orders(
     p_quotes md.quotes[],
@@ -174,7 +177,7 @@ begin
             max(t.ask_price) as max_ask, max(t.high_bid - t.bid_price) as pullback,
             max(1 - (t.bid_price - 0.01) / t.high_bid) as pullback_fraction, max(t.ask_price - t.low_ask) as rebound,
             max((t.ask_price + 0.01) / t.low_ask - 1) as rebound_fraction, min(t.quote_time) as first_time,
-            max(t.quote_time) as last_time
+            max(t.quote_time) as last_time, min(t.received_at) as first_received
         from (
             select
                 b.*, max(b.bid_price) over w as high_bid, min(b.ask_price) over w as low_ask
@@ -191,7 +194,7 @@ begin
     trailing_stops as materialized (
         select
             t.account_id, t.order_id, t.symbol, t.side, t.hwm, t.rides, t.trail_price, t.trail_percent, t.expires_at,
-            r.max_bid, r.min_ask, r.last_time,
+            t.submitted_at, r.max_bid, r.min_ask, r.last_time,
             -- riders come only when the batch may trigger or outlive them
             t.rides or coalesce(t.submitted_at > r.first_time or coalesce(t.expires_at, 'infinity') <= r.last_time
             or t.hwm is null
@@ -263,10 +266,12 @@ begin
 
     -- each side's shared mark after the batch, on the symbols with trailing stops to follow: a side with
     -- riders moves it by its regular-session quotes' extreme, a side without takes that extreme (which the
-    -- stops that reach it join)
+    -- stops that reach it join); a stop may join only once no usable quote can be older than its submission
+    -- (submitted a staleness bound before the batch's first arrival: later quotes arrive later still)
     shared_after as (
         select
             r.symbol, k.side, s.hwm as hwm_before, coalesce(s.riders_in_reach, false) as probed, r.last_time,
+            r.first_received - v_staleness as joins_if_submitted_by,
             case when k.side = 'sell' then greatest(s.hwm, r.max_bid) else least(s.hwm, r.min_ask) end as hwm
         from trail_range as r
         cross join (values ('sell'::mbt.order_side), ('buy')) as k (side)
@@ -278,12 +283,12 @@ begin
     trailing_read as (
         select
             t.account_id, t.order_id, t.symbol, t.side, t.hwm, t.rides, t.may_trigger, t.max_bid, t.min_ask,
-            t.last_time, t.trail_price, t.trail_percent, t.expires_at
+            t.last_time, t.trail_price, t.trail_percent, t.expires_at, t.submitted_at
         from trailing_stops as t
         union all
         select
             o.account_id, o.order_id, o.symbol, o.side, o.hwm, false, true, null, null, null, o.trail_price,
-            o.trail_percent, o.expires_at
+            o.trail_percent, o.expires_at, o.submitted_at
         from reached as o
         where o.order_type = 'trailing_stop' and o.stop_triggered_at is null
     ),
@@ -295,7 +300,8 @@ begin
         select
             t.account_id, t.order_id, t.symbol, t.side, t.trail_price, t.trail_percent, t.expires_at,
             t.hwm as hwm_before, t.rides as rode, q.triggered_at is not null as triggers, m.hwm, m.moved_at,
-            coalesce(q.triggered_at is null and m.hwm = a.hwm, false) as rides
+            coalesce(q.triggered_at is null and m.hwm = a.hwm and (t.rides or t.submitted_at <= a.joins_if_submitted_by),
+                false) as rides
         from trailing_read as t
         left join (
             select distinct on (w.order_id) w.order_id, w.mark, w.quote_time, w.triggered_at
