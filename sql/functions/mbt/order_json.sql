@@ -1,11 +1,17 @@
 -- An order in the shape of Alpaca's Order object (numbers as decimal strings, as Alpaca sends them), as it
--- stands (a live trailing stop with its mark: mbt.order_as_it_stands).
+-- stands (a live trailing stop with its mark: mbt.order_as_it_stands). PL/pgSQL, not SQL: a SQL function
+-- that reads from a function is not inlined, and its body is parsed and planned again on every statement
+-- that calls it (about 0.25 ms of every submission, twice); here it is one expression, planned once per
+-- connection.
 create or replace function mbt.order_json(p_order mbt.orders)
 returns jsonb
-language sql
+language plpgsql
 stable
 as $$
-    select jsonb_build_object(
+declare
+    o mbt.orders := mbt.order_as_it_stands(p_order);
+begin
+    return jsonb_build_object(
         'id', o.order_id,
         'client_order_id', o.client_order_id,
         'created_at', o.created_at,
@@ -40,8 +46,8 @@ as $$
         'status', o.status,
         'extended_hours', o.extended_hours,
         'legs', null
-    )
-    from mbt.order_as_it_stands(p_order) as o
+    );
+end;
 $$;
 comment on function mbt.order_json(mbt.orders) is 'The order as Alpaca''s Order JSON object (decimal strings for numbers).';
 

@@ -456,9 +456,12 @@ begin
     -- the audit rows and the trade updates, from one reading of the new orders (each one's JSON built
     -- once); the one-row publishing step is joined so that it runs, once
     with placed as (
-        select o.order_id, o.status, mbt.order_json(o) as order_state
+        -- the order as inserted (nothing since changed it), and a group's other orders (by orders_group)
+        select v_order.order_id, v_order.status, mbt.order_json(v_order) as order_state
+        union all
+        select o.order_id, o.status, mbt.order_json(o)
         from mbt.orders as o
-        where o.account_id = p_account_id and (o.order_id = v_order_id or v_class <> 'simple' and o.group_id = v_order_id)
+        where v_class <> 'simple' and o.account_id = p_account_id and o.group_id = v_order_id and o.order_id <> v_order_id
     ),
     published as (
         select mbt.publish_trade_updates(array(
@@ -490,8 +493,12 @@ begin
     then
         perform mbt.fill_orders(
             array[(select q from md.quotes as q where q.quote_id = v_quote.quote_id and q.quote_time = v_quote.quote_time)],
-            array(select (o.account_id, o.order_id)::mbt.order_ref from mbt.orders as o where o.account_id = p_account_id
-                and (o.order_id = v_order_id or v_class = 'oco' and o.group_id = v_order_id)),
+            array(
+                select (p_account_id, v_order_id)::mbt.order_ref
+                union all
+                select (o.account_id, o.order_id)::mbt.order_ref from mbt.orders as o
+                where v_class = 'oco' and o.account_id = p_account_id and o.group_id = v_order_id and o.order_id <> v_order_id
+            ),
             p_as_of
         );
         select * into v_order from mbt.orders as o where o.account_id = p_account_id and o.order_id = v_order.order_id;
