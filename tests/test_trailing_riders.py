@@ -60,9 +60,12 @@ def test_riders_fill_and_trail_exactly_as_stops_trailing_alone(db, seed):
             submitted = at + timedelta(seconds=0.5)
             o = submit(db, accounts[side], submitted, symbol="ZRDR", qty=1, side=side, type="trailing_stop",
                        time_in_force="gtc", **trail)
-            stops.append({"id": o["id"], "side": side, "account": accounts[side], "hwm": Decimal(o["hwm"]), "submitted": submitted,
-                          "ends": None, "trail_price": Decimal(trail["trail_price"]) if "trail_price" in trail else None,
-                          "trail_percent": Decimal(trail["trail_percent"]) if "trail_percent" in trail else None})
+            stops.append({
+                "id": o["id"], "side": side, "account": accounts[side], "hwm": Decimal(o["hwm"]),
+                "submitted": submitted, "ends": None,
+                "trail_price": Decimal(trail["trail_price"]) if "trail_price" in trail else None,
+                "trail_percent": Decimal(trail["trail_percent"]) if "trail_percent" in trail else None,
+            })
         # now and then a live stop is canceled
         if stops and rng.random() < 0.2:
             victim = rng.choice(stops)
