@@ -10,13 +10,19 @@ from conftest import act_as, sign_up_in_db
 from engine import add_asset, et, fills, insert_quotes, order, submit
 
 
-@pytest.fixture
-def acct(db):
+def user_with_shares(db):
+    """A user who bought 10 ZTRL at 10:00 (ask 100.10)."""
     add_asset(db, "ZTRL")
     insert_quotes(db, ("ZTRL", "100.00", "100.10", et("2026-11-24 09:59:59")))
-    account = sign_up_in_db(db)["account_id"]
-    submit(db, account, et("2026-11-24 10:00"), symbol="ZTRL", qty=10, side="buy", type="market", time_in_force="day")
-    return account
+    user = sign_up_in_db(db)
+    submit(db, user["account_id"], et("2026-11-24 10:00"), symbol="ZTRL", qty=10, side="buy", type="market",
+           time_in_force="day")
+    return user
+
+
+@pytest.fixture
+def acct(db):
+    return user_with_shares(db)["account_id"]
 
 
 def sell_trailing(db, acct, **trail):
@@ -155,15 +161,19 @@ def test_a_mark_moves_on_its_mark_row_and_the_order_shows_it_as_of_the_quote_tha
     assert now["updated_at"] == "2026-11-24T15:02:00+00:00"  # 10:02 New York
 
 
+def canceled_at(db, acct, order_id, at):
+    """Cancel the order at `at`; return its stored (hwm, status) and the canceled event's (hwm, stop_price)."""
+    db.execute("select mbt.cancel_order(%s, %s, %s)", [acct, order_id, at])
+    stored = db.execute("select hwm, status from mbt.orders where order_id = %s", [order_id]).fetchone()
+    [event] = db.execute("select order_state from mbt.order_events where order_id = %s and event = 'canceled'",
+                         [order_id]).fetchone()
+    return stored, (event["hwm"], event["stop_price"])
+
+
 def test_a_canceled_trailing_stop_keeps_the_mark_and_stop_it_stood_at(db, acct):
     o = sell_trailing(db, acct, trail_price="2.00")
     insert_quotes(db, ("ZTRL", "103.00", "103.10", et("2026-11-24 10:02")))
-    db.execute("select mbt.cancel_order(%s, %s, %s)", [acct, o["id"], et("2026-11-24 10:03")])
-    stored = db.execute("select hwm, status from mbt.orders where order_id = %s", [o["id"]]).fetchone()
-    assert stored == (D("103"), "canceled")
-    [event] = db.execute("select order_state from mbt.order_events where order_id = %s and event = 'canceled'",
-                         [o["id"]]).fetchone()
-    assert (event["hwm"], event["stop_price"]) == ("103", "101")
+    assert canceled_at(db, acct, o["id"], et("2026-11-24 10:03")) == ((D("103"), "canceled"), ("103", "101"))
 
 
 def test_an_expired_trailing_stop_keeps_the_mark_it_stood_at(db, acct):
@@ -198,11 +208,7 @@ def test_an_expired_trailing_stop_has_no_mark_row(db, acct):
 
 
 def test_erasing_the_user_takes_the_mark_rows_with_the_orders(db):
-    add_asset(db, "ZTRL")
-    insert_quotes(db, ("ZTRL", "100.00", "100.10", et("2026-11-24 09:59:59")))
-    user = sign_up_in_db(db)
-    submit(db, user["account_id"], et("2026-11-24 10:00"), symbol="ZTRL", qty=10, side="buy", type="market",
-           time_in_force="day")
+    user = user_with_shares(db)
     o = sell_trailing(db, user["account_id"], trail_price="2.00")
     assert mark_row(db, o["id"]) is not None
     db.execute("select auth.erase_user(%s)", [user["user_id"]])
@@ -265,11 +271,8 @@ def test_a_buy_stop_moves_on_an_ask_a_cent_under_its_mark_and_triggers_on_an_ask
 
 
 def test_a_moved_mark_shows_in_the_api_orders_view(db):
-    add_asset(db, "ZTRL")
-    insert_quotes(db, ("ZTRL", "100.00", "100.10", et("2026-11-24 09:59:59")))
-    user = sign_up_in_db(db)
+    user = user_with_shares(db)
     acct = user["account_id"]
-    submit(db, acct, et("2026-11-24 10:00"), symbol="ZTRL", qty=10, side="buy", type="market", time_in_force="day")
     o = sell_trailing(db, acct, trail_percent="1")
     insert_quotes(db, ("ZTRL", "104.00", "104.10", et("2026-11-24 10:02")))
     act_as(db, "app_user", user["user_id"])
@@ -324,11 +327,8 @@ def test_a_new_high_moves_the_shared_mark_alone_and_every_rider_shows_it(db, acc
 
 
 def test_a_riders_mark_shows_in_the_api_and_analysts_orders_views(db):
-    add_asset(db, "ZTRL")
-    insert_quotes(db, ("ZTRL", "100.00", "100.10", et("2026-11-24 09:59:59")))
-    user = sign_up_in_db(db)
+    user = user_with_shares(db)
     acct = user["account_id"]
-    submit(db, acct, et("2026-11-24 10:00"), symbol="ZTRL", qty=10, side="buy", type="market", time_in_force="day")
     o = sell_trailing(db, acct, trail_percent="1")
     insert_quotes(db, ("ZTRL", "103.00", "103.10", et("2026-11-24 10:02")))
     insert_quotes(db, ("ZTRL", "104.00", "104.10", et("2026-11-24 10:03")))
@@ -361,12 +361,7 @@ def test_a_canceled_rider_keeps_the_shared_mark_it_stood_at(db, acct):
     o = sell_trailing(db, acct, trail_price="2.00")
     insert_quotes(db, ("ZTRL", "103.00", "103.10", et("2026-11-24 10:02")))
     insert_quotes(db, ("ZTRL", "104.20", "104.30", et("2026-11-24 10:03")))
-    db.execute("select mbt.cancel_order(%s, %s, %s)", [acct, o["id"], et("2026-11-24 10:04")])
-    stored = db.execute("select hwm, status from mbt.orders where order_id = %s", [o["id"]]).fetchone()
-    assert stored == (D("104.2"), "canceled")
-    [event] = db.execute("select order_state from mbt.order_events where order_id = %s and event = 'canceled'",
-                         [o["id"]]).fetchone()
-    assert (event["hwm"], event["stop_price"]) == ("104.2", "102.2")
+    assert canceled_at(db, acct, o["id"], et("2026-11-24 10:04")) == ((D("104.2"), "canceled"), ("104.2", "102.2"))
 
 
 def test_a_stop_under_the_running_high_trails_on_its_own_until_its_mark_meets_the_shared_one(db, acct):
