@@ -416,3 +416,14 @@ def test_a_stop_joins_the_shared_mark_only_once_no_quote_older_than_it_can_still
     assert (rides(db, o["id"]), mark_row(db, o["id"])) == (False, (D("103"), D("101")))
     insert_quotes(db, ("ZTRL", "103.50", "103.60", et("2026-11-24 10:02")))
     assert (rides(db, o["id"]), order(db, o["id"])["hwm"]) == (True, "103.5")
+
+
+def test_a_zero_priced_quote_beside_a_buy_rider_neither_fails_the_batch_nor_moves_the_rider(db, acct):
+    o = submit(db, acct, et("2026-11-24 10:01"), symbol="ZTRL", qty=5, side="buy", type="trailing_stop",
+               time_in_force="day", trail_percent="1")
+    insert_quotes(db, ("ZTRL", "98.90", "99.00", et("2026-11-24 10:02")))
+    assert rides(db, o["id"]) is True
+    # a zero ask never fills or moves a mark (and the quote trigger, which sees it, must not divide by it)
+    insert_quotes(db, ("ZTRL", "0", "0", et("2026-11-24 10:03")), ("ZTRL", "98.95", "99.05", et("2026-11-24 10:04")))
+    now = order(db, o["id"])
+    assert (now["hwm"], now["stop_price"], now["status"]) == ("99", "99.99", "new")

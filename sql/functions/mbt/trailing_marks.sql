@@ -67,8 +67,10 @@ as $$
             case when x.side = 'sell' then p_max_bid > x.hwm else p_min_ask < x.hwm end as may_move,
             case when x.side = 'sell' then greatest(x.hwm, p_max_bid) - p_min_bid
                 else p_max_ask - least(x.hwm, p_min_ask) end + 0.01 as trail_price_reach,
+            -- (a zero ask, which never fills, reaches every trail: the quote trigger sees unusable quotes too)
             100 * case when x.side = 'sell' then 1 - (p_min_bid - 0.01) / greatest(x.hwm, p_max_bid)
-                else (p_max_ask + 0.01) / least(x.hwm, p_min_ask) - 1 end as trail_percent_reach
+                else coalesce((p_max_ask + 0.01) / nullif(least(x.hwm, p_min_ask), 0), 'infinity') - 1
+            end as trail_percent_reach
     ) as r
     where x.symbol = p_symbol and x.hwm is not null
 $$;
