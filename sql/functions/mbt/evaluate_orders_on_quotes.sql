@@ -3,9 +3,9 @@
 -- transition table, no per-row or per-order trigger. Only the quotes of symbols with an order in
 -- reach of the batch's prices (mbt.orders_in_reach), a shared mark of riding trailing stops they may
 -- move or whose riders they may trigger (mbt.trailing_extremes_in_reach), or another trailing stop
--- whose mark they may move or that they may trigger (mbt.trailing_marks_in_reach) go: a superset of what the engine can fill or
--- move, its rules decide the rest; a batch that reaches nothing costs its per-symbol price ranges and
--- one index probe per kind of order and symbol. Plain index scans, not
+-- whose mark they may move or that they may trigger (mbt.trailing_marks_in_reach) go: a superset of
+-- what the engine can fill or move, its rules decide the rest; a batch that reaches nothing costs its
+-- per-symbol price ranges and one index probe per symbol and kind of order or mark. Plain index scans, not
 -- bitmap ones (here and in the engine's statement, planned under this setting): an index scan marks
 -- the entries of orders filled or canceled since the last vacuum dead and skips them from then on, a
 -- bitmap scan visits their heap pages on every batch.

@@ -36,9 +36,8 @@ comment on function mbt.order_stop_price(mbt.orders) is
 'The stop price of an order as it stands, USD: an untriggered trailing stop''s from its hwm and trail.';
 
 -- A trailing stop with the mark its mbt.trailing_marks row has reached (a rider's: the shared mark of
--- mbt.trailing_extremes), when that is beyond the order's
--- own (sell: higher, buy: lower), and the time it moved there; the order as it is otherwise (no mark
--- row, or the order's mark is as far). PL/pgSQL: the plan of its one lookup is kept for the connection.
+-- mbt.trailing_extremes), when that is beyond the order's own (sell: higher, buy: lower), and the time
+-- it moved there; the order as it is otherwise (no mark row, or the order's mark is as far). PL/pgSQL: the plan of its one lookup is kept for the connection.
 create or replace function mbt.order_with_live_mark(p_order mbt.orders)
 returns mbt.orders
 language plpgsql
