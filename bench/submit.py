@@ -65,10 +65,14 @@ QUOTE_SQL = """insert into md.quotes (symbol, bid_price, ask_price, bid_size, as
 
 
 def prepare_symbols(db: psycopg.Connection) -> None:
-    """The symbols, each with a fresh quote (its latest), nowhere near $10."""
+    """The symbols, each with a fresh quote (its latest), nowhere near $10, and streamed by the ingestor as
+    in steady state (md.ingest_subscriptions, which the ingestor keeps; no ingestor runs here): an order on
+    a streamed symbol sends no NOTIFY mbt_ingest_symbols, whose commit-time lock would otherwise serialize
+    the submissions' commits."""
     for symbol in SUBMIT_SYMBOLS:
         db.execute("insert into md.assets (symbol, exchange, name) values (%s, 'NASDAQ', 'Bench submission')",
                    [symbol])
+    db.execute("select mbt.ingest_set_subscriptions(%s)", [SUBMIT_SYMBOLS])
     db.execute("select md.ensure_quote_partitions((now() at time zone 'America/New_York')::date - 1, "
                "(now() at time zone 'America/New_York')::date + 1)")
     db.execute(QUOTE_SQL, [SUBMIT_SYMBOLS])

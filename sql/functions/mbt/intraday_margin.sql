@@ -96,7 +96,6 @@ create or replace function mbt.intraday_margin(
 )
 language plpgsql
 stable
-set search_path = ''
 as $$
 declare
     -- a few index lookups, one after the other: every submission to a margin account asks
@@ -172,7 +171,6 @@ create or replace function mbt.check_intraday_margin(
 returns void
 language plpgsql
 stable
-set search_path = ''
 as $$
 declare
     v record;

@@ -60,7 +60,6 @@ create or replace function mbt.order_json_nested(p_order mbt.orders)
 returns jsonb
 language plpgsql
 volatile
-set search_path = ''
 as $$
 begin
     if p_order.group_id is null then

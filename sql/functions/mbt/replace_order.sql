@@ -65,10 +65,11 @@ begin
         v_new := v_old;
         v_new.order_id := gen_random_uuid();
         v_new.client_order_id := coalesce(mbt.request_text(p_changes, 'client_order_id'), v_new.order_id::text);
-        v_new.limit_price := coalesce(mbt.check_order_price('limit_price', mbt.request_numeric(p_changes, 'limit_price')),
-            v_old.limit_price);
-        v_new.stop_price := coalesce(mbt.check_order_price('stop_price', mbt.request_numeric(p_changes, 'stop_price')),
-            v_old.stop_price);
+        -- each price read, then checked (mbt.check_order_price is inlined on a variable)
+        v_new.limit_price := mbt.request_numeric(p_changes, 'limit_price');
+        v_new.limit_price := coalesce(mbt.check_order_price('limit_price', v_new.limit_price), v_old.limit_price);
+        v_new.stop_price := mbt.request_numeric(p_changes, 'stop_price');
+        v_new.stop_price := coalesce(mbt.check_order_price('stop_price', v_new.stop_price), v_old.stop_price);
         select
             max(case when o.leg = 'take_profit' then o.limit_price end),
             max(case when o.leg = 'stop_loss' then o.stop_price end)

@@ -99,13 +99,14 @@ begin
         perform mbt.raise_error('MBO17', 'Option orders are not supported yet.', v_asset.symbol,
             'Trade the underlying equity for now.');
     end if;
-    v_side := mbt.request_label(p_request, 'side', 'mbt.order_side', true)::mbt.order_side;
-    v_type := mbt.request_label(p_request, 'type', 'mbt.order_type', true)::mbt.order_type;
-    v_tif := mbt.request_label(p_request, 'time_in_force', 'mbt.time_in_force', true)::mbt.time_in_force;
+    v_side := mbt.request_label(p_request, 'side', null::mbt.order_side, true);
+    v_type := mbt.request_label(p_request, 'type', null::mbt.order_type, true);
+    v_tif := mbt.request_label(p_request, 'time_in_force', null::mbt.time_in_force, true);
     -- Alpaca sends "" for a simple order
-    v_class := coalesce(mbt.request_label(p_request - 'order_class' || jsonb_strip_nulls(jsonb_build_object(
-        'order_class', nullif(p_request ->> 'order_class', ''))), 'order_class', 'mbt.order_class', false), 'simple')
-        ::mbt.order_class;
+    v_class := coalesce(mbt.request_label(
+        case when p_request ->> 'order_class' = '' then p_request - 'order_class' else p_request end,
+        'order_class', null::mbt.order_class, false
+    ), 'simple');
     if v_class = 'mleg' or p_request ? 'legs' then
         perform mbt.raise_error('MBO17', 'Multi-leg (mleg) orders are not supported yet.', null,
             'Send the legs as separate orders, or a bracket, oco or oto order.');
@@ -141,9 +142,13 @@ begin
         perform mbt.raise_error('MBV05', format('Unknown field ''%s''.', v_field), null,
             'take_profit takes limit_price; stop_loss takes stop_price and, for a stop-limit exit, limit_price.');
     end if;
-    v_tp_limit := mbt.check_order_price('take_profit.limit_price', mbt.request_numeric(v_take_profit, 'limit_price'));
-    v_sl_stop := mbt.check_order_price('stop_loss.stop_price', mbt.request_numeric(v_stop_loss, 'stop_price'));
-    v_sl_limit := mbt.check_order_price('stop_loss.limit_price', mbt.request_numeric(v_stop_loss, 'limit_price'));
+    -- (each price read into its variable, then checked: mbt.check_order_price is inlined on a variable)
+    v_tp_limit := mbt.request_numeric(v_take_profit, 'limit_price');
+    v_tp_limit := mbt.check_order_price('take_profit.limit_price', v_tp_limit);
+    v_sl_stop := mbt.request_numeric(v_stop_loss, 'stop_price');
+    v_sl_stop := mbt.check_order_price('stop_loss.stop_price', v_sl_stop);
+    v_sl_limit := mbt.request_numeric(v_stop_loss, 'limit_price');
+    v_sl_limit := mbt.check_order_price('stop_loss.limit_price', v_sl_limit);
     if v_class = 'simple' and (v_take_profit is not null or v_stop_loss is not null) then
         perform mbt.raise_error('MBO19', 'take_profit and stop_loss belong to bracket, oco and oto orders.', null,
             'Add "order_class": "bracket" (both exits), "oto" (one exit), or "oco" (exits for a position you hold).');
@@ -214,9 +219,12 @@ begin
     end if;
 
     -- at what price
-    v_limit := mbt.check_order_price('limit_price', mbt.request_numeric(p_request, 'limit_price'));
-    v_stop := mbt.check_order_price('stop_price', mbt.request_numeric(p_request, 'stop_price'));
-    v_trail_price := mbt.check_order_price('trail_price', mbt.request_numeric(p_request, 'trail_price'));
+    v_limit := mbt.request_numeric(p_request, 'limit_price');
+    v_limit := mbt.check_order_price('limit_price', v_limit);
+    v_stop := mbt.request_numeric(p_request, 'stop_price');
+    v_stop := mbt.check_order_price('stop_price', v_stop);
+    v_trail_price := mbt.request_numeric(p_request, 'trail_price');
+    v_trail_price := mbt.check_order_price('trail_price', v_trail_price);
     v_trail_percent := mbt.request_numeric(p_request, 'trail_percent');
     if v_class = 'oco' then
         -- the oco's own price is its take-profit's
