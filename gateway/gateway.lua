@@ -3,10 +3,16 @@
 --     verified here (HMAC from the OpenSSL that nginx links, through the FFI), expiry checked;
 --  2. counts the request against the caller's budget for its tier (per user), or the per-address
 --     budget for anonymous callers, in a shared-memory zone that every nginx worker sees;
---  3. answers 401 / 429 itself in MBT's error shape, and puts X-RateLimit-* on every response.
+--  3. answers 401 / 429 itself in MBT's error shape, and puts X-RateLimit-* on every response;
+--  4. lets at most MBT_POSTGREST_SLOTS requests per worker through to PostgREST at once (its connection
+--     pool, shared between the workers); the others wait their turn here, first come first served
+--     (ngx.semaphore), up to QUEUE_SECONDS, then get 503. Without it every request waits for a pool
+--     connection inside PostgREST, where the next to get a free connection is any of the waiting ones:
+--     under load a few wait many times longer than the rest.
 -- Revocation is checked behind it: PostgREST's pre-request hook and the sessions service both look
 -- the session up on every request.
 local ffi = require "ffi"
+local semaphore = require "ngx.semaphore"
 local bit = require "bit"
 local cjson = require "cjson.safe"
 
@@ -18,6 +24,9 @@ unsigned char *HMAC(const void *evp_md, const void *key, int key_len,
 
 local M = {}
 local WINDOW = 60 -- seconds: budgets are requests per minute
+local QUEUE_SECONDS = 10 -- the longest a request waits for its turn at PostgREST (its pool timeout too)
+local slots_per_worker
+local postgrest_slots -- this worker's semaphore, made on first use (a semaphore belongs to one worker)
 local secret
 local limits = {}
 local md_buf = ffi.new("unsigned char[32]")
@@ -40,6 +49,7 @@ function M.init()
         pro_plus = tonumber(os.getenv("MBT_RATE_PRO_PLUS")) or 3000,
         anonymous = tonumber(os.getenv("MBT_RATE_ANONYMOUS")) or 60,
     }
+    slots_per_worker = tonumber(os.getenv("MBT_POSTGREST_SLOTS")) or 0  -- 0: no queue
 end
 
 local function hmac_sha256(key, data)
@@ -140,6 +150,11 @@ end
 
 local safe_methods = { GET = true, HEAD = true, OPTIONS = true }
 
+-- whether nginx.conf sends uri to PostgREST (everything under /api/ but the sessions service's paths)
+local function to_postgrest(uri)
+    return uri:sub(1, 5) == "/api/" and uri ~= "/api/sessions" and uri:sub(1, 14) ~= "/api/sessions/"
+end
+
 function M.access()
     if ngx.req.is_internal() then
         return
@@ -195,6 +210,29 @@ function M.access()
     end
     if claims and source == "cookie" then
         ngx.req.set_header("Authorization", "Bearer " .. token)
+    end
+    if slots_per_worker > 0 and to_postgrest(uri) then
+        -- the body first (nginx would read it before proxying anyway): a client that is slow to send it
+        -- waits without holding a turn, so a few slow clients cannot hold up everyone
+        ngx.req.read_body()
+        postgrest_slots = postgrest_slots or semaphore.new(slots_per_worker)
+        local ok = postgrest_slots:wait(QUEUE_SECONDS)
+        if not ok then
+            ngx.header["Retry-After"] = 1
+            return send_error(503, "MBS01", "The service is busy right now.",
+                string.format("no turn at the API within %d s", QUEUE_SECONDS), "Try again in a few seconds.")
+        end
+        -- in an nginx variable, not ngx.ctx: nginx empties ngx.ctx when it sends the request on to an error
+        -- page (PostgREST unreachable: 502 -> @unavailable), where the turn must still be given back
+        ngx.var.mbt_postgrest_turn = "1"
+    end
+end
+
+-- after the response (or the client's going away): the request's turn at PostgREST is over
+function M.log()
+    if ngx.var.mbt_postgrest_turn == "1" then
+        ngx.var.mbt_postgrest_turn = ""
+        postgrest_slots:post(1)
     end
 end
 

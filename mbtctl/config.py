@@ -55,6 +55,10 @@ class Config:
     session_days: int = 30
     starting_cash: str | None = None
     fast_unsafe_cluster: bool = False  # fsync off: for throw-away test clusters only
+    # nginx worker processes, and the requests each lets through to PostgREST at once (gateway.lua;
+    # None: PostgREST's pool shared between the workers)
+    gateway_workers: int = 1
+    postgrest_slots: int | None = None
     # libpq URI of a superuser (or owner) on an existing server; set, mbtctl runs no cluster of its own
     database_url: str | None = None
     # market data: with both Alpaca keys the ingestor reads Alpaca; without, the embedded marketsim
@@ -87,6 +91,8 @@ class Config:
             marketsim_port=_int("MBT_MARKETSIM_PORT", 0),
             watchlist=os.environ.get("MBT_WATCHLIST"),
             market_data=os.environ.get("MBT_MARKET_DATA", "1") not in ("0", "false", "no"),
+            gateway_workers=_int("MBT_GATEWAY_WORKERS", 1),
+            postgrest_slots=_int("MBT_POSTGREST_SLOTS", 0) or None,
         )
 
     def with_(self, **changes) -> Config:

@@ -1,14 +1,20 @@
-"""The gateway in front of PostgREST: every /api/ path goes through its checks (JWT, rate limit), and it
-reuses kept-alive connections to PostgREST without ever failing a request on one PostgREST has closed."""
+"""The gateway in front of PostgREST: every /api/ path goes through its checks (JWT, rate limit), it
+reuses kept-alive connections to PostgREST without ever failing a request on one PostgREST has closed,
+and it lets as many requests through to PostgREST at once as PostgREST has connections, the others
+waiting their turn in order."""
 
 import re
 import socket
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
 
+import httpx
 import jwt
 import pytest
 
-from conftest import assert_error
-from mbtctl import services
+from conftest import assert_error, free_port
+from mbtctl import procs, services
 
 WARP_IDLE_TIMEOUT_SECONDS = 30  # PostgREST 12's HTTP server (warp) closes idle connections after 30 to 60 s
 
@@ -67,3 +73,60 @@ def test_the_gateway_drops_idle_postgrest_connections_before_postgrest_does(cfg)
     assert re.search(r"^\s*keepalive \d+;", upstream, re.MULTILINE), upstream
     timeout = re.search(r"keepalive_timeout (\d+)s;", upstream)
     assert timeout and int(timeout[1]) < WARP_IDLE_TIMEOUT_SECONDS, upstream
+
+
+# --- the queue for PostgREST: a turn per PostgREST connection, first come first served ----------------
+
+
+@pytest.fixture
+def one_turn_gateway(cfg):
+    """A second gateway in front of the same services that lets one request at a time through to PostgREST."""
+    second = cfg.with_(data_dir=cfg.data_dir / f"gateway-{uuid.uuid4().hex[:8]}", http_port=free_port(),
+                       postgrest_slots=1)
+    services.start_gateway(second)
+    try:
+        yield second
+    finally:
+        procs.stop(second, "gateway")
+
+
+def test_requests_beyond_the_turns_at_postgrest_wait_for_one_and_all_succeed(one_turn_gateway, user):
+    # 16 requests at once through one turn: each waits for the one before it, none is refused or lost
+    def get_account(_):
+        with httpx.Client(base_url=one_turn_gateway.base_url, timeout=30) as client:
+            return client.get("/api/account", headers=user.auth).status_code
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        assert list(pool.map(get_account, range(16))) == [200] * 16
+
+
+def test_a_client_slow_to_send_its_body_holds_no_turn(one_turn_gateway, user):
+    # headers of a POST with its 2-byte body held back: the gateway reads the body before taking the turn,
+    # so the only turn stays free for others meanwhile
+    with socket.create_connection(("127.0.0.1", one_turn_gateway.http_port), timeout=10) as slow:
+        slow.sendall(b"POST /api/rpc/ping HTTP/1.1\r\nHost: gateway\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: 2\r\nAuthorization: Bearer " + user.token.encode() + b"\r\n\r\n")
+        time.sleep(0.2)
+        started = time.monotonic()
+        with httpx.Client(base_url=one_turn_gateway.base_url, timeout=10) as client:
+            assert client.get("/api/account", headers=user.auth).status_code == 200
+        assert time.monotonic() - started < 5  # a held turn would have made it wait 10 s, then 503
+        slow.sendall(b"{}")
+        assert slow.recv(65536).startswith(b"HTTP/1.1 200")
+
+
+def test_a_turn_comes_back_when_postgrest_cannot_be_reached(cfg, user):
+    # nothing listens on PostgREST's port: each request ends on the error page (503 MBS01 at once), and
+    # gives its turn back there; one lost turn would make the next request wait 10 s for a turn instead
+    unreachable = cfg.with_(data_dir=cfg.data_dir / f"gateway-{uuid.uuid4().hex[:8]}", http_port=free_port(),
+                            postgrest_port=free_port(), postgrest_slots=1)
+    services.start_gateway(unreachable)
+    try:
+        with httpx.Client(base_url=unreachable.base_url, timeout=30) as client:
+            for _ in range(3):
+                started = time.monotonic()
+                body = assert_error(client.get("/api/account", headers=user.auth), 503, "MBS01")
+                assert body["message"] == "The service is not available right now."
+                assert time.monotonic() - started < 5
+    finally:
+        procs.stop(unreachable, "gateway")

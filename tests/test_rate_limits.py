@@ -21,18 +21,31 @@ def test_every_response_carries_the_rate_limit_headers(api, user):
     assert now < int(first.headers["X-RateLimit-Reset"]) <= now + 61
 
 
-def test_free_tier_gets_60_requests_a_minute_across_services_and_worker_processes(cfg, user):
+@pytest.fixture
+def two_worker_gateway(cfg):
+    """A second gateway in front of the same services with two nginx worker processes (one by default)."""
+    second = cfg.with_(data_dir=cfg.data_dir / f"gateway-{uuid.uuid4().hex[:8]}", http_port=free_port(),
+                       gateway_workers=2)
+    services.start_gateway(second)
+    try:
+        yield second
+    finally:
+        procs.stop(second, "gateway")
+
+
+def test_free_tier_gets_60_requests_a_minute_across_services_and_worker_processes(two_worker_gateway, user):
     # sign-up was anonymous; alternate PostgREST and sessions paths, each on a fresh connection,
     # so that both nginx worker processes add to the one count
+    gateway = two_worker_gateway
     probe = uuid.uuid4().hex
     statuses = []
     for i in range(61):
         path = "/api/account" if i % 2 else "/api/sessions/me"
-        with httpx.Client(base_url=cfg.base_url) as fresh:
+        with httpx.Client(base_url=gateway.base_url) as fresh:
             statuses.append(fresh.get(path, headers={**user.auth, "X-Probe": probe}).status_code)
     assert statuses[:60] == [200] * 60
     assert statuses[60] == 429
-    assert len(worker_pids(cfg, probe, expected=61)) >= 2
+    assert len(worker_pids(gateway, probe, expected=61)) >= 2
 
 
 def worker_pids(cfg, probe: str, expected: int) -> set[str]:

@@ -50,11 +50,18 @@ language plpgsql
 security definer
 set search_path = ''
 as $$
+declare
+    v_symbols text[];
 begin
-    perform mbt.ingest_notify_symbols(array(
+    -- the usual case, a symbol already streamed, ends here: one query, no call
+    v_symbols := array(
         select distinct n.symbol from new_orders as n
         where n.status in ('new', 'partially_filled', 'accepted', 'held', 'pending_new')
-    ));
+            and not exists (select from md.ingest_subscriptions as s where s.symbol = n.symbol)
+    );
+    if cardinality(v_symbols) > 0 then
+        perform mbt.ingest_notify_symbols(v_symbols);
+    end if;
     return null;
 end;
 $$;
@@ -74,8 +81,16 @@ language plpgsql
 security definer
 set search_path = ''
 as $$
+declare
+    v_symbols text[];
 begin
-    perform mbt.ingest_notify_symbols(array(select distinct n.symbol from new_positions as n where n.qty <> 0));
+    v_symbols := array(
+        select distinct n.symbol from new_positions as n
+        where n.qty <> 0 and not exists (select from md.ingest_subscriptions as s where s.symbol = n.symbol)
+    );
+    if cardinality(v_symbols) > 0 then
+        perform mbt.ingest_notify_symbols(v_symbols);
+    end if;
     return null;
 end;
 $$;
