@@ -90,12 +90,20 @@ cross join (
 class LifecycleResult:
     resting: dict[str, int]
     simple: engine.Ingest
+    simple_ceiling: engine.Ingest
     mixed: engine.Ingest
+    mixed_ceiling: engine.Ingest  # the plain COPY interleaved with the mixed run, batch by batch
     setup_seconds: float
 
     @property
-    def ratio(self) -> float:
+    def raw_ratio(self) -> float:
         return self.mixed.qps / self.simple.qps
+
+    @property
+    def ratio(self) -> float:
+        """mixed / simple, each as a fraction of the ceiling measured beside it: the two runs are minutes
+        apart, and a shared machine's speed drifts more than that ratio over minutes."""
+        return (self.mixed.qps / self.mixed_ceiling.qps) / (self.simple.qps / self.simple_ceiling.qps)
 
 
 def run(db: psycopg.Connection, results: engine.EngineResults) -> LifecycleResult:
@@ -119,9 +127,10 @@ def run(db: psycopg.Connection, results: engine.EngineResults) -> LifecycleResul
     batches = engine.quote_batches(db, engine.at_et("10:30"), quotes, drift_steps=quotes // engine.SYMBOLS)
     setup = time.perf_counter() - t
     print(f"bench: engine lifecycle: {quotes:,} quotes into md.quotes, resting {resting}", flush=True)
-    mixed = engine.ingest(db, "md.quotes", batches, cap_seconds=engine.ENGINE_CAP_SECONDS)
-    print(f"bench:     {mixed.qps:,.0f} quotes/s, {mixed.fills:,} fills", flush=True)
-    return LifecycleResult(resting, results.engine, mixed, setup)
+    mixed_ceiling, mixed = engine.ingest_interleaved(db, batches, cap_seconds=engine.ENGINE_CAP_SECONDS)
+    print(f"bench:     {mixed.qps:,.0f} quotes/s, {mixed.fills:,} fills (ceiling beside it {mixed_ceiling.qps:,.0f})",
+          flush=True)
+    return LifecycleResult(resting, results.engine, results.ceiling, mixed, mixed_ceiling, setup)
 
 
 def render(r: LifecycleResult) -> list[str]:
@@ -134,19 +143,22 @@ def render(r: LifecycleResult) -> list[str]:
         f"shape, {m.quotes:,} quotes in {m.batches} batches of {engine.BATCH:,}. A batch reads the trailing "
         "stops whose own mark it can move or that it can trigger (mbt.trailing_marks), moves one shared mark per "
         "symbol and side for the stops that ride it (mbt.trailing_extremes) and reads riders only when it may "
-        "trigger them; exit pairs share one allocation.",
+        "trigger them; exit pairs share one allocation. Each run is interleaved with the plain COPY of its "
+        "batches (the ceiling, as in (a)), and the ratio compares the two as fractions of their ceilings: "
+        "the runs are minutes apart, and a shared machine's speed drifts more than the ratio over minutes.",
         "",
-        "| | quotes/s | fills | ms per batch p50 | p99 |",
-        "|---|---:|---:|---:|---:|",
-        f"| engine (a), simple orders | {s.qps:,.0f} | {s.fills:,} | {s.percentile(50):,.1f} | "
-        f"{s.percentile(99):,.1f} |",
-        f"| 30 % trailing stops and exits | {m.qps:,.0f} | {m.fills:,} | {m.percentile(50):,.1f} | "
-        f"{m.percentile(99):,.1f} |",
+        "| | quotes/s | ceiling beside it | fraction of the ceiling | fills | ms per batch p50 | p99 |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+        f"| engine (a), simple orders | {s.qps:,.0f} | {r.simple_ceiling.qps:,.0f} | "
+        f"{s.qps / r.simple_ceiling.qps:.2f} | {s.fills:,} | {s.percentile(50):,.1f} | {s.percentile(99):,.1f} |",
+        f"| 30 % trailing stops and exits | {m.qps:,.0f} | {r.mixed_ceiling.qps:,.0f} | "
+        f"{m.qps / r.mixed_ceiling.qps:.2f} | {m.fills:,} | {m.percentile(50):,.1f} | {m.percentile(99):,.1f} |",
         "",
         "| Figure | Value | Target | Result |",
         "|---|---:|---:|---|",
-        f"| lifecycle / simple quotes/s | {r.ratio:.2f} | ≥ {TARGET_RATIO} | "
+        f"| lifecycle / simple, each against its ceiling | {r.ratio:.2f} | ≥ {TARGET_RATIO} | "
         f"{engine.verdict(r.ratio >= TARGET_RATIO)} |",
+        f"| lifecycle / simple quotes/s, as measured | {r.raw_ratio:.2f} | | |",
         "",
         f"Set-up (not measured): {r.setup_seconds:.1f} s.",
     ]

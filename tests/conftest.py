@@ -11,6 +11,7 @@ import shutil
 import socket
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -19,7 +20,7 @@ import httpx
 import psycopg
 import pytest
 
-from mbtctl import stack
+from mbtctl import procs, services, stack
 from mbtctl.config import PROJECT_ROOT, Config, RateLimits
 
 # one directory per test run (its pid), so two runs on one machine never share a stack
@@ -32,6 +33,18 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@contextmanager
+def another_gateway(cfg: Config, **changes) -> Iterator[Config]:
+    """A gateway of its own (own directory and port) in front of the same services, its configuration
+    changed by changes; stopped at the end of the block."""
+    second = cfg.with_(data_dir=cfg.data_dir / f"gateway-{uuid.uuid4().hex[:8]}", http_port=free_port(), **changes)
+    services.start_gateway(second)
+    try:
+        yield second
+    finally:
+        procs.stop(second, "gateway")
 
 
 @pytest.fixture(scope="session")

@@ -6,15 +6,14 @@ waiting their turn in order."""
 import re
 import socket
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import jwt
 import pytest
 
-from conftest import assert_error, free_port
-from mbtctl import procs, services
+from conftest import another_gateway, assert_error, free_port
+from mbtctl import services
 
 WARP_IDLE_TIMEOUT_SECONDS = 30  # PostgREST 12's HTTP server (warp) closes idle connections after 30 to 60 s
 
@@ -81,13 +80,8 @@ def test_the_gateway_drops_idle_postgrest_connections_before_postgrest_does(cfg)
 @pytest.fixture
 def one_turn_gateway(cfg):
     """A second gateway in front of the same services that lets one request at a time through to PostgREST."""
-    second = cfg.with_(data_dir=cfg.data_dir / f"gateway-{uuid.uuid4().hex[:8]}", http_port=free_port(),
-                       postgrest_slots=1)
-    services.start_gateway(second)
-    try:
+    with another_gateway(cfg, postgrest_slots=1) as second:
         yield second
-    finally:
-        procs.stop(second, "gateway")
 
 
 def test_requests_beyond_the_turns_at_postgrest_wait_for_one_and_all_succeed(one_turn_gateway, user):
@@ -118,15 +112,10 @@ def test_a_client_slow_to_send_its_body_holds_no_turn(one_turn_gateway, user):
 def test_a_turn_comes_back_when_postgrest_cannot_be_reached(cfg, user):
     # nothing listens on PostgREST's port: each request ends on the error page (503 MBS01 at once), and
     # gives its turn back there; one lost turn would make the next request wait 10 s for a turn instead
-    unreachable = cfg.with_(data_dir=cfg.data_dir / f"gateway-{uuid.uuid4().hex[:8]}", http_port=free_port(),
-                            postgrest_port=free_port(), postgrest_slots=1)
-    services.start_gateway(unreachable)
-    try:
-        with httpx.Client(base_url=unreachable.base_url, timeout=30) as client:
-            for _ in range(3):
-                started = time.monotonic()
-                body = assert_error(client.get("/api/account", headers=user.auth), 503, "MBS01")
-                assert body["message"] == "The service is not available right now."
-                assert time.monotonic() - started < 5
-    finally:
-        procs.stop(unreachable, "gateway")
+    with (another_gateway(cfg, postgrest_port=free_port(), postgrest_slots=1) as unreachable,
+          httpx.Client(base_url=unreachable.base_url, timeout=30) as client):
+        for _ in range(3):
+            started = time.monotonic()
+            body = assert_error(client.get("/api/account", headers=user.auth), 503, "MBS01")
+            assert body["message"] == "The service is not available right now."
+            assert time.monotonic() - started < 5

@@ -7,8 +7,7 @@ import uuid
 import httpx
 import pytest
 
-from conftest import assert_error, free_port, log_in, sign_up
-from mbtctl import procs, services
+from conftest import another_gateway, assert_error, log_in, sign_up
 from mbtctl.config import RateLimits
 
 
@@ -24,13 +23,8 @@ def test_every_response_carries_the_rate_limit_headers(api, user):
 @pytest.fixture
 def two_worker_gateway(cfg):
     """A second gateway in front of the same services with two nginx worker processes (one by default)."""
-    second = cfg.with_(data_dir=cfg.data_dir / f"gateway-{uuid.uuid4().hex[:8]}", http_port=free_port(),
-                       gateway_workers=2)
-    services.start_gateway(second)
-    try:
+    with another_gateway(cfg, gateway_workers=2) as second:
         yield second
-    finally:
-        procs.stop(second, "gateway")
 
 
 def test_free_tier_gets_60_requests_a_minute_across_services_and_worker_processes(two_worker_gateway, user):
@@ -97,13 +91,8 @@ def test_budgets_are_per_user_not_per_session(api, user):
 @pytest.fixture
 def strict_gateway(cfg):
     """A second gateway in front of the same services with an anonymous budget of 5 a minute."""
-    second = cfg.with_(data_dir=cfg.data_dir / f"gateway-{uuid.uuid4().hex[:8]}", http_port=free_port(),
-                       rate_limits=RateLimits(anonymous=5))
-    services.start_gateway(second)
-    try:
+    with another_gateway(cfg, rate_limits=RateLimits(anonymous=5)) as second:
         yield second
-    finally:
-        procs.stop(second, "gateway")
 
 
 def test_anonymous_callers_share_a_small_budget_per_address(strict_gateway):

@@ -10,7 +10,7 @@ template=${MBT_GATEWAY_TEMPLATE:-/opt/mbt/gateway/nginx.conf.in}
 nginx_dir=${MBT_GATEWAY_NGINX_DIR:-/var/lib/mbt-gateway}
 
 declare -A values=(
-    [workers]=${MBT_GATEWAY_WORKERS:-auto}
+    [workers]=${MBT_GATEWAY_WORKERS:-1}
     [nginx_dir]=$nginx_dir
     [log_dir]=${MBT_GATEWAY_LOG_DIR:-/var/log/mbt}
     [gateway_dir]=${MBT_GATEWAY_DIR:-$(cd "$(dirname "$template")" && pwd)}
