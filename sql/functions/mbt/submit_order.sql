@@ -29,6 +29,7 @@ declare
     ];
     v_field text;
     v_account mbt.accounts;
+    v_lookup record;
     v_asset md.assets;
     v_quote md.latest_quotes;
     v_side mbt.order_side;
@@ -40,6 +41,8 @@ declare
     v_stop numeric;
     v_extended boolean;
     v_client_order_id text;
+    v_client_order_id_taken boolean;
+    v_wash_trade boolean;
     v_fractional boolean;
     v_position numeric;
     v_open_same_side numeric;
@@ -88,11 +91,19 @@ begin
     if mbt.request_text(p_request, 'symbol') is null then
         perform mbt.raise_error('MBV04', 'The field ''symbol'' is required.', null, 'E.g. "symbol": "AAPL".');
     end if;
-    select * into v_asset from md.assets as a where a.symbol = upper(btrim(mbt.request_text(p_request, 'symbol')));
+    -- the asset, its latest quote and the account's position in it: one lookup
+    select a as asset, q as quote, coalesce(p.qty, 0) as position into v_lookup
+    from md.assets as a
+    left join md.latest_quotes as q on a.symbol = q.symbol
+    left join mbt.positions as p on p_account_id = p.account_id and a.symbol = p.symbol
+    where a.symbol = upper(btrim(mbt.request_text(p_request, 'symbol')));
     if not found then
         perform mbt.raise_error('MBO01', format('Unknown symbol %s.', p_request ->> 'symbol'), null,
             'Check the ticker; GET /api/assets lists what can be traded.');
     end if;
+    v_asset := v_lookup.asset;
+    v_quote := v_lookup.quote;
+    v_position := v_lookup.position;
     if v_asset.status <> 'active' or not v_asset.tradable then
         perform mbt.raise_error('MBO02', format('%s is not tradable.', v_asset.symbol),
             format('status = %s, tradable = %s', v_asset.status, v_asset.tradable), 'Choose an active, tradable asset.');
@@ -275,30 +286,33 @@ begin
         perform mbt.raise_error('MBV03', 'client_order_id must be 1 to 128 characters.',
             format('length = %s', length(v_client_order_id)), 'Shorten it.');
     end if;
-    if exists (
-        select from mbt.orders as o
-        where o.account_id = p_account_id and o.client_order_id = v_client_order_id
-            and o.status in ('new', 'partially_filled', 'accepted', 'pending_new', 'held', 'pending_cancel', 'pending_replace')
-    ) then
+    -- against what is already there: the client_order_id among the open orders, and an open order on the
+    -- other side (one query for both)
+    select
+        exists (
+            select from mbt.orders as o
+            where o.account_id = p_account_id and o.client_order_id = v_client_order_id
+                and o.status in ('new', 'partially_filled', 'accepted', 'pending_new', 'held', 'pending_cancel', 'pending_replace')
+        ),
+        exists (
+            select from mbt.orders as o
+            where o.account_id = p_account_id and o.symbol = v_asset.symbol
+                and o.side = (case when v_side = 'buy' then 'sell' else 'buy' end)::mbt.order_side  -- = for the index
+                and o.status in ('new', 'partially_filled', 'accepted', 'held')
+                and (p_group_id is null or o.group_id is distinct from p_group_id)
+        )
+    into v_client_order_id_taken, v_wash_trade;
+    if v_client_order_id_taken then
         perform mbt.raise_error('MBO09', 'client_order_id must be unique.', format('client_order_id = %s', v_client_order_id),
             'Look the order up with GET /api/orders?client_order_id=eq.<id> instead of sending it again.');
     end if;
 
-    -- against what is already there
-    if exists (
-        select from mbt.orders as o
-        where o.account_id = p_account_id and o.symbol = v_asset.symbol
-            and o.side = (case when v_side = 'buy' then 'sell' else 'buy' end)::mbt.order_side  -- = for the index
-            and o.status in ('new', 'partially_filled', 'accepted', 'held')
-            and (p_group_id is null or o.group_id is distinct from p_group_id)
-    ) then
+    if v_wash_trade then
         perform mbt.raise_error('MBO10', 'potential wash trade detected. use complex orders',
             format('an open %s order on %s exists', case when v_side = 'buy' then 'sell' else 'buy' end, v_asset.symbol),
             'Cancel the opposite order first.');
     end if;
 
-    select coalesce(max(p.qty), 0) into v_position
-    from mbt.positions as p where p.account_id = p_account_id and p.symbol = v_asset.symbol;
     -- the exits of one group leave the same quantity and only one can fill: one claim. Not needed (0)
     -- for a buy that has nothing short to close, unless an error below reports it
     v_open_same_side := 0;
@@ -336,7 +350,6 @@ begin
     end if;
 
     -- what the opening part costs, and whether it fits the buying power left
-    select * into v_quote from md.latest_quotes as q where q.symbol = v_asset.symbol;
     if v_opening > 0 or (v_side = 'buy' and v_notional is not null) then
         if (v_type in ('market', 'stop', 'trailing_stop') or v_side = 'sell') and coalesce(v_quote.ask_price, 0) <= 0 then
             perform mbt.raise_error('MBO13', format('There is no quote for %s to value the order.', v_asset.symbol), null,
