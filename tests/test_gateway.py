@@ -119,3 +119,14 @@ def test_a_turn_comes_back_when_postgrest_cannot_be_reached(cfg, user):
             body = assert_error(client.get("/api/account", headers=user.auth), 503, "MBS01")
             assert body["message"] == "The service is not available right now."
             assert time.monotonic() - started < 5
+
+
+def test_an_oversized_body_is_413_and_leaves_the_turns_free(one_turn_gateway, user):
+    # the gateway reads the body before it takes a turn: over 16 KiB it is refused (413 MBV02), no turn taken
+    with httpx.Client(base_url=one_turn_gateway.base_url, timeout=30) as client:
+        for _ in range(3):
+            response = client.post("/api/rpc/submit_order", headers=user.auth, json={"symbol": "A" * 20_000})
+            assert_error(response, 413, "MBV02")
+        started = time.monotonic()
+        assert client.get("/api/account", headers=user.auth).status_code == 200
+        assert time.monotonic() - started < 5
