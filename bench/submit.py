@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -53,6 +54,7 @@ class SubmitResult:
     users: int
     orders_written: int
     usage: cpu.Usage
+    statements_per_order: float
 
     @property
     def ops(self) -> float:
@@ -111,6 +113,33 @@ def wrk(url: str, tokens_file: Path, seconds: int) -> dict[str, float]:
     return figures
 
 
+COUNTED_SUBMISSIONS = 100
+
+
+def statements_per_submission(db: psycopg.Connection, url: str, token: str) -> float:
+    """SQL statements PostgreSQL executes per submission through the gateway, PostgREST's own and those
+    inside functions and triggers included (pg_stat_statements with track = all, over COUNTED_SUBMISSIONS
+    serial submissions and nothing else running): a measure of the work that does not drift with the
+    machine's speed, as times on a shared machine do."""
+    db.execute("create extension if not exists pg_stat_statements")
+    db.execute("alter system set pg_stat_statements.track = 'all'")
+    db.execute("select pg_reload_conf()")
+    time.sleep(1)  # every backend, PostgREST's too, reads the setting at its next statement
+    try:
+        db.execute("select pg_stat_statements_reset()")
+        with httpx.Client(headers={"Authorization": f"Bearer {token}"}, timeout=10) as client:
+            for _ in range(COUNTED_SUBMISSIONS):
+                response = client.post(url, json=BODY)
+                if response.status_code != 200:
+                    raise SubmitError(f"(c) counting statements: HTTP {response.status_code}: {response.text[:300]}")
+        calls = db.execute("select sum(calls) from pg_stat_statements where query not like '%pg_stat_statements%'"
+                           ).fetchone()[0]
+    finally:
+        db.execute("alter system reset pg_stat_statements.track")
+        db.execute("select pg_reload_conf()")
+    return float(calls) / COUNTED_SUBMISSIONS
+
+
 def run(cfg: Config, tokens: list[str], tokens_file: Path) -> SubmitResult:
     url = f"{cfg.base_url}/api/rpc/submit_order"
     with psycopg.connect(cfg.dsn(), autocommit=True) as db:
@@ -127,10 +156,11 @@ def run(cfg: Config, tokens: list[str], tokens_file: Path) -> SubmitResult:
             figures = wrk(url, tokens_file, MEASURE_SECONDS)
             usage = cpu.Usage.between(before, cpu.sample(cfg))
         written = db.execute(count_sql, [SUBMIT_SYMBOLS]).fetchone()[0] - before_orders
+        statements = statements_per_submission(db, url, tokens[1])
     result = SubmitResult(requests=int(figures["requests"]), seconds=figures["duration_us"] / 1e6,
                           p50_ms=figures["latency_p50_us"] / 1000, p90_ms=figures["latency_p90_us"] / 1000,
                           p99_ms=figures["latency_p99_us"] / 1000, users=len(tokens), orders_written=written,
-                          usage=usage)
+                          usage=usage, statements_per_order=statements)
     if written < result.requests:
         raise SubmitError(f"(c) {result.requests} submissions answered 2xx but only {written} orders were written")
     print(f"bench:     {result.ops:,.0f} orders/s, p50 {result.p50_ms:.2f} ms, p99 {result.p99_ms:.2f} ms", flush=True)
@@ -156,6 +186,10 @@ def section(r: SubmitResult) -> list[str]:
         "| other load, CPUs |",
         "|---:|---:|---:|---:|---|---:|",
         f"| {r.ops:,.0f} | {r.p50_ms:.2f} | {r.p90_ms:.2f} | {r.p99_ms:.2f} | {per_order} | {r.usage.other:.2f} |",
+        "",
+        f"SQL statements per submission: {r.statements_per_order:.1f} (pg_stat_statements with track = all over "
+        f"{COUNTED_SUBMISSIONS} serial submissions after the run: PostgREST's, the pre-request check's, and those "
+        "inside functions and triggers). Unlike the times, this count does not drift with a shared machine's speed.",
         "",
         "| Figure | Value | Target | Result |",
         "|---|---:|---:|---|",
