@@ -489,10 +489,9 @@ def throughput_section(r: EngineResults) -> list[str]:
     if r.quotes < QUOTES:
         notes.append(f"**Scaled down:** {r.quotes:,} quotes instead of {QUOTES:,} (`--engine-quotes`).")
     if e.quotes < r.quotes:
-        notes.append(f"**Capped:** the run stopped after {ENGINE_CAP_SECONDS} s of engine-on batches with {e.quotes:,} "
-                     "of the "
-                     f"{r.quotes:,} quotes in ({e.batches} batches): at its rate all of them would take "
-                     f"{r.quotes / e.qps / 60:,.0f} minutes. The rates are over the batches that ran.")
+        notes.append(f"**Capped:** the run stopped after {ENGINE_CAP_SECONDS} s of engine-on batches, with "
+                     f"{e.quotes:,} of the {r.quotes:,} quotes in ({e.batches} batches): at its rate all of them "
+                     f"would take {r.quotes / e.qps / 60:,.0f} minutes. The rates are over the batches that ran.")
     return [
         "## Engine (a): quote ingest with the fill engine on, against a plain COPY",
         "",

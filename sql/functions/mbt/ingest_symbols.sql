@@ -21,8 +21,8 @@ $$;
 comment on function mbt.ingest_wanted_symbols(text[]) is
 'The symbols the ingestor streams: open orders, non-zero positions and the watch-list p_watchlist.';
 
--- p_symbols (a statement's new symbols) as a NOTIFY payload: those not streamed yet, comma-separated;
--- '*' (read the whole set again) when they do not fit a payload.
+-- p_symbols (a statement's new symbols the ingestor does not stream yet, as the triggers below find them)
+-- as a NOTIFY payload, comma-separated; '*' (read the whole set again) when they do not fit a payload.
 create or replace function mbt.ingest_notify_symbols(p_symbols text[])
 returns void
 language plpgsql
@@ -31,18 +31,15 @@ security definer
 set search_path = ''
 as $$
 declare
-    v_payload text;
+    v_payload text := array_to_string(p_symbols, ',');
 begin
-    select string_agg(distinct n.symbol, ',') into v_payload
-    from unnest(p_symbols) as n (symbol)
-    where not exists (select from md.ingest_subscriptions as s where s.symbol = n.symbol);
-    if v_payload is not null then
+    if v_payload <> '' then
         perform pg_notify('mbt_ingest_symbols', case when length(v_payload) > 7000 then '*' else v_payload end);
     end if;
 end;
 $$;
 comment on function mbt.ingest_notify_symbols(text[]) is
-'NOTIFY mbt_ingest_symbols with those of p_symbols the ingestor does not stream yet (''*'' when too many).';
+'NOTIFY mbt_ingest_symbols with p_symbols, symbols the ingestor does not stream yet (''*'' when too many).';
 
 create or replace function mbt.ingest_notify_new_orders()
 returns trigger

@@ -11,16 +11,11 @@ returns numeric
 language sql
 stable
 as $$
-    select case coalesce(jsonb_typeof(p_request -> p_field), 'null')
-        when 'null' then null
-        when 'number' then (p_request ->> p_field)::numeric
-        when 'string' then case
-            when (p_request ->> p_field) ~ '^\s*[+-]?(\d+(\.\d*)?|\.\d+)\s*$' then (p_request ->> p_field)::numeric
-            else mbt.raise_error(
-                'MBV03', format('The field ''%s'' must be a number.', p_field), format('%s = %s', p_field, p_request -> p_field),
-                'Send a JSON number or a numeric string, e.g. "10" or 10.5.'
-            )::text::numeric
-        end
+    select case
+        when coalesce(jsonb_typeof(p_request -> p_field), 'null') = 'null' then null
+        when jsonb_typeof(p_request -> p_field) = 'number'
+            or jsonb_typeof(p_request -> p_field) = 'string'
+            and (p_request ->> p_field) ~ '^\s*[+-]?(\d+(\.\d*)?|\.\d+)\s*$' then (p_request ->> p_field)::numeric
         else mbt.raise_error(
             'MBV03', format('The field ''%s'' must be a number.', p_field), format('%s = %s', p_field, p_request -> p_field),
             'Send a JSON number or a numeric string, e.g. "10" or 10.5.'
