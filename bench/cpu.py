@@ -35,7 +35,7 @@ def _stat(pid: int) -> list[str] | None:
     return text[text.rindex(")") + 2:].split()  # fields from 3 (state) on; comm may contain spaces
 
 
-def _tree_cpu(root: int | None) -> float:
+def tree_cpu(root: int | None) -> float:
     """CPU seconds (user + system) of root and all its descendants; those that ended (a PostgreSQL backend,
     an autovacuum worker) count through their parent's cutime/cstime once it has reaped them."""
     if root is None:
@@ -54,24 +54,24 @@ def _tree_cpu(root: int | None) -> float:
     return sum(ticks.get(pid, 0) for pid in tree) / TICK
 
 
-def _postmaster_pid(cfg: Config) -> int | None:
+def postmaster_pid(cfg: Config) -> int | None:
     try:
         return int((cfg.pg_data / "postmaster.pid").read_text().split()[0])
     except (OSError, ValueError, IndexError):
         return None
 
 
-def _machine_busy() -> float:
+def machine_busy() -> float:
     ticks = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
     user, nice, system, irq, softirq, steal = ticks[0], ticks[1], ticks[2], ticks[5], ticks[6], ticks[7]
     return (user + nice + system + irq + softirq + steal) / TICK  # not idle, not iowait
 
 
 def sample(cfg: Config) -> Sample:
-    roots = {"nginx": pid_of(cfg, "gateway"), "PostgREST": pid_of(cfg, "postgrest"), "PostgreSQL": _postmaster_pid(cfg)}
+    roots = {"nginx": pid_of(cfg, "gateway"), "PostgREST": pid_of(cfg, "postgrest"), "PostgreSQL": postmaster_pid(cfg)}
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return Sample(at=time.monotonic(), components={name: _tree_cpu(pid) for name, pid in roots.items()},
-                  wrk=children.ru_utime + children.ru_stime, machine_busy=_machine_busy())
+    return Sample(at=time.monotonic(), components={name: tree_cpu(pid) for name, pid in roots.items()},
+                  wrk=children.ru_utime + children.ru_stime, machine_busy=machine_busy())
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import random
 import threading
 import time
@@ -35,6 +36,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import psycopg
 
+from bench import cpu
 from ingest.config import IngestConfig
 from ingest.quotes import COLUMNS, QuoteWriter, ns_to_datetime
 from ingest.service import Ingestor
@@ -59,6 +61,9 @@ class Throughput:
     quotes: int
     seconds: float
     cpu_seconds: float  # this process (the ingestor's threads)
+    marketsim_cpu_seconds: float  # marketsim's process (sending)
+    postgres_cpu_seconds: float  # PostgreSQL's processes (the COPY and its triggers)
+    machine_cpu_seconds: float  # the whole machine, not idle
     ceiling_seconds: float
     checked_new_seconds: float
     checked_dup_seconds: float
@@ -182,6 +187,11 @@ def ingestor(cfg: Config, market: Market, symbols: list[str]) -> Ingestor:
     return ing
 
 
+def cpu_of(cfg: Config, market: Market) -> tuple[float, float, float]:
+    """CPU seconds so far: marketsim's process, PostgreSQL's processes, the whole machine (not idle)."""
+    return (cpu.tree_cpu(market.proc.pid), cpu.tree_cpu(cpu.postmaster_pid(cfg)), cpu.machine_busy())
+
+
 def wait(predicate, timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -206,10 +216,11 @@ def run_throughput(cfg: Config, work: Path, quotes_n: int = THROUGHPUT_QUOTES) -
     try:
         ing = ingestor(cfg, market, symbols)
         try:
-            cpu0, t0 = time.process_time(), time.monotonic()
+            cpu0, t0, others0 = time.process_time(), time.monotonic(), cpu_of(cfg, market)
             market.advance_to(quotes[-1]["t"] + 1_000_000_000)
             wait(lambda: ing.stats.written >= quotes_n, 600, "the ingest")
             seconds, cpu = time.monotonic() - t0, time.process_time() - cpu0
+            others = [b - a for a, b in zip(others0, cpu_of(cfg, market), strict=True)]
         finally:
             ing.stop()
     finally:
@@ -237,7 +248,7 @@ def run_throughput(cfg: Config, work: Path, quotes_n: int = THROUGHPUT_QUOTES) -
             for i in range(0, len(rows), BATCH):
                 writer.write_checked(conn, rows[i:i + BATCH])
             timings.append(time.monotonic() - t0)
-    return Throughput(quotes_n, seconds, cpu, ceiling, timings[0], timings[1], len(rows))
+    return Throughput(quotes_n, seconds, cpu, *others, ceiling, timings[0], timings[1], len(rows))
 
 
 # --- (b) latency ------------------------------------------------------------------------------------
@@ -346,8 +357,9 @@ def render(r: Results) -> list[str]:
         "## Market data: marketsim -> alpaca-py -> ingestor -> md.quotes",
         "",
         f"(a) {t.quotes:,} quotes over {SYMBOLS} symbols from marketsim (its own process, manual clock moved to the "
-        "end at once) over a WebSocket in Alpaca's msgpack protocol, read by alpaca-py's StockDataStream with the "
-        "ingestor's frame loop, written in COPY batches of up to 5,000 into md.quotes (its triggers, latest quotes "
+        "end at once) over a WebSocket in Alpaca's msgpack protocol (uncompressed: marketsim declines "
+        "permessage-deflate by default), read by alpaca-py's StockDataStream with the ingestor's frame loop, written "
+        "in COPY batches of up to 5,000 into md.quotes (its triggers, latest quotes "
         "and the fill engine, run on every batch). Ceiling: a plain COPY of the same rows, prepared beforehand, "
         "into md.quotes.",
         "",
@@ -356,6 +368,10 @@ def render(r: Results) -> list[str]:
         f"| plain COPY (ceiling), quotes/s | {t.ceiling_qps:,.0f} | | |",
         f"| ingest / ceiling | {ratio:.2f} | ≥ {TARGET_RATIO} | {verdict(ratio >= TARGET_RATIO)} |",
         f"| ingestor CPU per quote (its process) | {t.cpu_seconds / t.quotes * 1e6:.1f} µs | | |",
+        f"| marketsim CPU per quote (sending) | {t.marketsim_cpu_seconds / t.quotes * 1e6:.1f} µs | | |",
+        f"| PostgreSQL CPU per quote, ingest / ceiling | {t.postgres_cpu_seconds / t.quotes * 1e6:.1f} µs / "
+        f"{t.ceiling_seconds / t.quotes * 1e6:.1f} µs (at most: its wall time) | | |",
+        f"| machine busy during the ingest, CPUs | {t.machine_cpu_seconds / t.seconds:.2f} of {os.cpu_count()} | | |",
         f"| duplicate-free path (backfill), new quotes, quotes/s | {t.checked_quotes / t.checked_new_seconds:,.0f} | | "
         "(for information) |",
         f"| duplicate-free path, all duplicates, quotes/s | {t.checked_quotes / t.checked_dup_seconds:,.0f} | | "

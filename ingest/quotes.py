@@ -60,22 +60,26 @@ def ns_to_datetime(ns: int) -> datetime:
     return EPOCH + timedelta(microseconds=ns // 1000)
 
 
-_SECOND = [-1, ""]
+_second = (-1, "")  # the last second formatted: (seconds since the epoch, its text), replaced whole
 
 
 def ts_text(ns: int) -> str:
     """ns since the epoch as COPY text for timestamptz (microseconds, truncated like ns_to_datetime); the
-    seconds part is formatted once per second. Called on the writer's thread only."""
+    seconds part is formatted once per second. The cache is one tuple swapped whole, so any thread may call."""
+    global _second
     sec, rest = divmod(ns, NS)
-    if sec != _SECOND[0]:
-        _SECOND[0], _SECOND[1] = sec, time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(sec))
-    return f"{_SECOND[1]}.{rest // 1000:06d}+00"
+    cached = _second
+    if sec != cached[0]:
+        cached = _second = (sec, time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(sec)))
+    return f"{cached[1]}.{rest // 1000:06d}+00"
 
 
 def copy_line(r: tuple) -> str:
     """A row as a line of COPY text. Text fields were checked for tabs, newlines and backslashes."""
+    quoted = ts_text(r[9])
+    received = quoted if r[10] == r[9] else ts_text(r[10])
     return (f"{r[0]}\t{r[1]}\t{r[2]}\t{r[3]}\t{r[4]}\t{r[5]}\t{r[6]}\t{r[7]}\t{r[8] if r[8] is not None else NULL}"
-            f"\t{ts_text(r[9])}\t{ts_text(r[10])}\n")
+            f"\t{quoted}\t{received}\n")
 
 
 NULL = "\\N"
@@ -205,7 +209,7 @@ class QuoteWriter:
         self.simulated_clock = simulated_clock
         self.stats = stats or Stats()
         self.on_flush = on_flush  # called on the writer's connection after each round (the stats report)
-        self._buffer: deque[tuple] = deque()  # streamed quotes
+        self._buffer: deque[tuple[tuple, str]] = deque()  # streamed quotes: (row, its COPY line)
         self._checked: deque[tuple] = deque()  # quotes that must take the duplicate-free path
         # streamed quotes with quote_time <= this take the duplicate-free path (the window a backfill covers;
         # MAX_NS while a backfill is under way and its end is not known yet)
@@ -224,8 +228,10 @@ class QuoteWriter:
         return self.buffered() >= self.max_buffer
 
     def add(self, row: tuple) -> None:
-        """A streamed quote (called on the stream's thread; the caller waits while ``full()``)."""
-        self._buffer.append(row)
+        """A streamed quote (called on the stream's thread; the caller waits while ``full()``). Its COPY
+        line is made here, on the stream's thread, so that the writer only joins lines: formatting a batch
+        on the writer's thread would compete for the GIL with the stream while PostgreSQL waits for it."""
+        self._buffer.append((row, copy_line(row)))
         if len(self._buffer) >= self.batch_size and not self._wake.is_set():
             self._wake.set()
 
@@ -249,12 +255,13 @@ class QuoteWriter:
             conn.execute("select md.ensure_quote_partitions(%s, %s)", [day, day])
             self._days.add(day)
 
-    def write_plain(self, conn: psycopg.Connection, rows: list[tuple]) -> int:
-        self._ensure_partitions(conn, rows)
-        data = "".join([copy_line(r) for r in rows]).encode()
-        with conn.transaction(), conn.cursor().copy(f"copy md.quotes ({', '.join(COLUMNS)}) from stdin") as copy:
+    def write_plain(self, conn: psycopg.Connection, entries: list[tuple[tuple, str]]) -> int:
+        """Streamed quotes, (row, COPY line) each, by one COPY."""
+        self._ensure_partitions(conn, [row for row, _ in entries])
+        data = "".join([line for _, line in entries]).encode()
+        with conn.cursor().copy(f"copy md.quotes ({', '.join(COLUMNS)}) from stdin") as copy:  # one transaction
             copy.write(data)
-        return len(rows)
+        return len(entries)
 
     def write_checked(self, conn: psycopg.Connection, rows: list[tuple]) -> int:
         unique = list({row[:RECEIVED_AT]: row for row in reversed(rows)}.values())  # first arrival kept
@@ -287,19 +294,19 @@ class QuoteWriter:
         if self._checked:
             rows = self._take(self._checked, self.batch_size)
             done += self._write(conn, rows, checked=True)
-        rows = self._take(self._buffer, self.batch_size)
-        if rows:
+        entries = self._take(self._buffer, self.batch_size)
+        if entries:
             until = self.dedup_until
-            checked = [] if until is None else [r for r in rows if r[QUOTE_TIME] <= until]
+            checked = [] if until is None else [row for row, _ in entries if row[QUOTE_TIME] <= until]
             if not checked:
-                done += self._write(conn, rows, checked=False)
+                done += self._write(conn, entries, checked=False)
                 if until is not None and until != MAX_NS:
                     with self._window_lock:  # the window is behind the stream now: close it
                         if self.dedup_until is until:
                             self.dedup_until = None
             else:
                 done += self._write(conn, checked, checked=True)
-                plain = [r for r in rows if r[QUOTE_TIME] > until]
+                plain = [e for e in entries if e[0][QUOTE_TIME] > until]
                 if plain:
                     done += self._write(conn, plain, checked=False)
         return done
@@ -309,22 +316,23 @@ class QuoteWriter:
         with self._window_lock:
             self.dedup_until = until
 
-    def _write(self, conn: psycopg.Connection, rows: list[tuple], checked: bool) -> int:
+    def _write(self, conn: psycopg.Connection, items: list[tuple], checked: bool) -> int:
+        """Rows by the duplicate-free path (checked), or (row, COPY line) entries by COPY."""
         try:
-            n = self.write_checked(conn, rows) if checked else self.write_plain(conn, rows)
+            n = self.write_checked(conn, items) if checked else self.write_plain(conn, items)
         except psycopg.OperationalError:
             # the connection is gone: the batch goes back to the front, run() reconnects and retries it
-            (self._checked if checked else self._buffer).extendleft(reversed(rows))
+            (self._checked if checked else self._buffer).extendleft(reversed(items))
             raise
         except psycopg.Error as exc:
             # a batch the database refuses (it should not happen: rows are validated) is logged and set
             # aside, never retried forever; the rest of the stream goes on
             self.failed_batches += 1
-            log.error("batch of %d quotes refused by the database, skipped: %s", len(rows), exc)
+            log.error("batch of %d quotes refused by the database, skipped: %s", len(items), exc)
             return 0
         self.stats.written += n
         if n:
-            self._note(rows)
+            self._note(items if checked else [row for row, _ in items])
         return n
 
     def run(self) -> None:

@@ -28,6 +28,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[SimConfig, str, int]:
     p.add_argument("--max-connections", type=int, default=1, help="stream connections per key and family (0=any)")
     p.add_argument("--symbol-limit", type=int, default=0, help="symbols per channel per connection (0=any)")
     p.add_argument("--test-hooks", action="store_true", help="enable /_sim/* (inject, drop, advance, state)")
+    p.add_argument("--ws-compression", action="store_true", help="accept permessage-deflate on the streams")
     a = p.parse_args(argv)
     universe = DEFAULT_UNIVERSE
     if a.symbols:
@@ -35,7 +36,8 @@ def parse_args(argv: list[str] | None = None) -> tuple[SimConfig, str, int]:
         universe = tuple(s for s in DEFAULT_UNIVERSE if s.symbol in wanted)
     cfg = replace(SimConfig(), seed=a.seed, speed=a.speed, start=a.start, manual_clock=a.manual_clock,
                   replay=a.replay, credentials=((a.key, a.secret),), rate_scale=a.rate_scale, symbols=universe,
-                  max_connections=a.max_connections, symbol_limit=a.symbol_limit, test_hooks=a.test_hooks)
+                  max_connections=a.max_connections, symbol_limit=a.symbol_limit, test_hooks=a.test_hooks,
+                  ws_compression=a.ws_compression)
     return cfg, a.host, a.port
 
 

@@ -203,7 +203,8 @@ class ServerThread:
         self.config, self.host, self.port = config, host, port or free_port()
         self.app = create_app(config)
         self.server = uvicorn.Server(uvicorn.Config(self.app, host=host, port=self.port, log_level="warning",
-                                                    ws="websockets-sansio", lifespan="on"))
+                                                    ws="websockets-sansio", lifespan="on",
+                                                    ws_per_message_deflate=config.ws_compression))
         self.thread = threading.Thread(target=self.server.run, name="marketsim", daemon=True)
 
     @property
@@ -271,4 +272,5 @@ def run(config: SimConfig, host: str, port: int) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     log.info("marketsim on http://%s:%d (seed %d, speed %g, %s)", host, port, config.seed, config.speed,
              f"replay {config.replay}" if config.replay else f"{len(config.symbols)} symbols")
-    uvicorn.run(create_app(config), host=host, port=port, log_level="warning", ws="websockets-sansio")
+    uvicorn.run(create_app(config), host=host, port=port, log_level="warning", ws="websockets-sansio",
+                ws_per_message_deflate=config.ws_compression)

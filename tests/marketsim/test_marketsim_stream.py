@@ -12,6 +12,7 @@ from alpaca.data.models import Bar, Quote
 from alpaca.data.requests import StockBarsRequest, StockQuotesRequest
 from alpaca.data.timeframe import TimeFrame
 from simhelpers import KEY, SECRET, StreamRunner, manual_server, subscribed, wait_for
+from websockets.sync.client import connect
 
 from marketsim.calendar import NS, xnys
 
@@ -60,6 +61,19 @@ def test_stock_stream_delivers_typed_uncrossed_in_session_quotes(srv):
         assert t0 - NS <= t < t1
     times = [q.timestamp for q in quotes]
     assert times == sorted(times)
+
+
+@pytest.mark.parametrize("compression", [False, True], ids=["plain", "deflate"])
+def test_stream_accepts_permessage_deflate_only_when_configured_and_alpaca_py_reads_both(compression):
+    server = manual_server(ws_compression=compression)
+    try:
+        with connect(server.ws_url + "/v2/sip", open_timeout=5) as ws:  # offers permessage-deflate, as alpaca-py does
+            extensions = ws.response.headers.get("Sec-WebSocket-Extensions") or ""
+        assert ("permessage-deflate" in extensions) is compression
+        items, _t0, _t1 = streamed_minute(server, ["AAPL"], seconds=10)
+        assert any(isinstance(i, Quote) and i.symbol == "AAPL" for i in items)
+    finally:
+        server.stop()
 
 
 def test_streamed_quotes_equal_the_historical_quotes_of_the_same_period(srv):
