@@ -12,7 +12,7 @@ done, then one more without it; before each window the load's resting orders are
 starts from the same book. Alternating puts the load's own periodic costs (autovacuum of the tables it
 writes, about once a minute) on both sides alike. Target: the order p99 during the purge (mean of its
 windows) at most 20 % above the p99 without it (mean of the windows without it).
-Runnable alone: `python -m bench.tier_retention [--pause 1]` starts a fresh private stack, runs this part,
+Runnable alone: `python -m bench.tier_retention [--pause 2]` starts a fresh private stack, runs this part,
 prints its section and writes it to bench/tier_retention.md.
 """
 
@@ -119,6 +119,7 @@ class Purge:
     logged: int = -1  # rows the job log says went from the bench's accounts
     left: int = -1  # expired rows of the bench's accounts still there
     error: str | None = None
+    ended_at: float | None = None  # when the job returned (perf_counter)
 
 
 @dataclass(frozen=True)
@@ -129,6 +130,7 @@ class RetentionResults:
     purge: Purge
     setup_seconds: float
     pause: float
+    uncounted: list[Load] = field(default_factory=list)  # a window with the purge that it ended in
 
     @property
     def during_p99_ms(self) -> float:
@@ -192,46 +194,55 @@ def run(cfg: Config, tokens: list[str], tokens_file: Path, pause: float = PAUSE)
         before = [load(cfg, tokens_file, "without, window 1")]
 
         purge = Purge()
-        allowed, parked = threading.Event(), threading.Event()  # the bench lets the job run only in its windows
+        # the bench lets the job run only in its windows: between two windows with it, the job waits in
+        # on_batch (its batch committed, nothing held) until allowed again
+        allowed, parked, done = threading.Event(), threading.Event(), threading.Event()
 
         def on_batch(rows: int, seconds: float) -> None:
             purge.batches += 1
             purge.batch_seconds.append(seconds)
-            if not allowed.is_set():  # a window without the purge: wait here, between batches, holding nothing
+            if not allowed.is_set():
                 parked.set()
                 allowed.wait()
-                parked.clear()
 
         def purge_job() -> None:
             try:
                 with psycopg.connect(cfg.dsn(user="mbt_jobs"), autocommit=True) as conn:
                     purge.rows = tier_retention.run(conn, AS_OF, BATCH_ACCOUNTS, BATCH_LIMIT, pause=pause,
                                                     on_batch=on_batch).rows
-            except psycopg.Error as exc:
-                purge.error = str(exc)
+            except Exception as exc:  # reported by the main thread
+                purge.error = f"{type(exc).__name__}: {exc}"
             finally:
+                purge.ended_at = time.perf_counter()
+                done.set()
                 parked.set()
 
-        job = threading.Thread(target=purge_job)
+        job = threading.Thread(target=purge_job, daemon=True)
         windows, quiet = [], []
-        while True:  # a window with the purge, then one without it, until the purge is done
-            allowed.set()
-            started = time.perf_counter()
-            if not job.is_alive() and not windows:
-                job.start()
-            window = load(cfg, tokens_file, f"with the purge, window {len(windows) + 1}")
-            allowed.clear()
-            parked.wait()  # the batch under way commits before the window without the purge starts
-            purge.seconds += time.perf_counter() - started
-            windows.append((window, job.is_alive()))
-            if not job.is_alive():
-                break
-            quiet.append(load(cfg, tokens_file, f"without, window {len(quiet) + 2}"))
+        try:
+            while True:  # a window with the purge, then one without it, until the purge is done
+                parked.clear()
+                allowed.set()
+                started = time.perf_counter()
+                if not windows:
+                    job.start()
+                window = load(cfg, tokens_file, f"with the purge, window {len(windows) + 1}")
+                purging_to_the_end = not done.is_set()
+                allowed.clear()
+                parked.wait()  # the batch under way commits before the window without the purge starts
+                purge.seconds += min(purge.ended_at or time.perf_counter(), time.perf_counter()) - started
+                windows.append((window, purging_to_the_end))
+                if done.is_set():
+                    break
+                quiet.append(load(cfg, tokens_file, f"without, window {len(quiet) + 2}"))
+        finally:
+            allowed.set()  # never leave the job waiting (a window failed)
         job.join()
         if purge.error:
             raise submit.SubmitError(f"retention: the purge failed: {purge.error}")
         # a window the purge ended in is not "during" it; keep it only if there is no other
         during = [w for w, purging_to_the_end in windows if purging_to_the_end] or [windows[0][0]]
+        uncounted = [w for w, _ in windows if all(w is not d for d in during)]
         after = [*quiet, load(cfg, tokens_file, f"without, window {len(quiet) + 2}")]
         with psycopg.connect(cfg.dsn(user="mbt_jobs"), autocommit=True) as conn:
             purge.repeat_rows = tier_retention.run(conn, AS_OF, BATCH_ACCOUNTS, BATCH_LIMIT).rows
@@ -250,7 +261,7 @@ def run(cfg: Config, tokens: list[str], tokens_file: Path, pause: float = PAUSE)
         """).fetchone()[0]
     print(f"bench:     purged {purge.rows:,} rows in {purge.seconds:.1f} s ({purge.rows / purge.seconds:,.0f} rows/s), "
           f"{purge.batches:,} batches; repeat {purge.repeat_rows:,} rows", flush=True)
-    return RetentionResults(before, during, after, purge, setup_seconds, pause)
+    return RetentionResults(before, during, after, purge, setup_seconds, pause, uncounted)
 
 
 def verdict(ok: bool) -> str:
@@ -270,8 +281,9 @@ def section(r: RetentionResults) -> list[str]:
     during_seconds = sum(w.seconds for w in r.during)
     rows = ["| Window | orders/s | p50 ms | p99 ms | PostgreSQL CPUs | other load, CPUs |",
             "|---|---:|---:|---:|---:|---:|"]
-    for w in sorted((*r.before, *r.during, *r.after), key=lambda w: w.at):
-        rows.append(f"| {w.label} ({w.seconds:.0f} s) | {w.ops:,.0f} | {w.p50_ms:.2f} | {w.p99_ms:.2f} | "
+    for w in sorted((*r.before, *r.during, *r.after, *r.uncounted), key=lambda w: w.at):
+        note = "; the purge ended in it, not counted" if any(w is u for u in r.uncounted) else ""
+        rows.append(f"| {w.label} ({w.seconds:.0f} s{note}) | {w.ops:,.0f} | {w.p50_ms:.2f} | {w.p99_ms:.2f} | "
                     f"{w.usage.components.get('PostgreSQL', 0):.2f} | {w.usage.other:.2f} |")
     return [
         "## Tier retention beside order submission",

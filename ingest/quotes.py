@@ -305,8 +305,12 @@ class QuoteWriter:
                         if self.dedup_until is until:
                             self.dedup_until = None
             else:
-                done += self._write(conn, checked, checked=True)
                 plain = [e for e in entries if e[0][QUOTE_TIME] > until]
+                try:
+                    done += self._write(conn, checked, checked=True)
+                except psycopg.OperationalError:
+                    self._buffer.extendleft(reversed(plain))  # not written either: back to the front too
+                    raise
                 if plain:
                     done += self._write(conn, plain, checked=False)
         return done
@@ -344,8 +348,8 @@ class QuoteWriter:
                 with psycopg.connect(self.dsn, autocommit=True, application_name="ingest-writer") as conn:
                     delay = 0.5
                     self._loop(conn)
-                    while self.flush(conn):  # stopping: write what is left
-                        pass
+                    while self.buffered():  # stopping: write what is left (a round may write 0: all duplicates)
+                        self.flush(conn)
                     return
             except psycopg.OperationalError as exc:
                 log.error("database connection lost (%s); retrying in %.1f s", exc, delay)

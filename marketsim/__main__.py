@@ -1,6 +1,6 @@
 """Command line: ``python -m marketsim --host 127.0.0.1 --port N [--seed S] [--speed X] [--replay FILE]
 [--key K --secret S] [--start ISO] [--manual-clock] [--rate-scale R] [--symbols AAPL,MSFT]
-[--max-connections N] [--symbol-limit N] [--test-hooks]``."""
+[--max-connections N] [--symbol-limit N] [--test-hooks] [--ws-compression]``."""
 
 from __future__ import annotations
 

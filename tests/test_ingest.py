@@ -269,3 +269,50 @@ def test_quotes_fill_a_resting_order_end_to_end_visible_through_the_api(cfg, api
     quote = admin.execute("select ask_price, quote_time from md.quotes where quote_id = %s",
                           [fill["quote_id"]]).fetchone()
     assert fill["price"] == f"{quote[0].normalize():f}" and quote[1] >= next_open
+
+
+def writer_rows(start_ns: int, n: int) -> list[tuple]:
+    """n quotes of one symbol, a second apart, as the stream thread makes them."""
+    from ingest.quotes import quote_row
+    return [quote_row({"S": "WRT", "bp": 10.0, "ap": 10.01, "bs": 100, "as": 100, "bx": "Q", "ax": "Q"},
+                      start_ns + i * NS, None) for i in range(n)]
+
+
+def test_a_lost_connection_during_a_split_batch_puts_both_parts_back_in_order():
+    # 6 streamed quotes, the first 4 inside a backfill's window: 4 take the duplicate-free path, 2 COPY.
+    # The connection drops during the duplicate-free write: all 6 wait for the reconnect, none is lost.
+    from ingest.quotes import QuoteWriter
+    writer = QuoteWriter("", batch_size=10)
+    rows = writer_rows(1_763_391_600 * NS, 6)
+    for row in rows:
+        writer.add(row)
+    writer.set_dedup_window(rows[3][9])
+
+    def connection_lost(conn, batch):
+        raise psycopg.OperationalError("server closed the connection unexpectedly")
+
+    writer.write_checked = connection_lost
+    with pytest.raises(psycopg.OperationalError):
+        writer.flush(None)
+    assert writer.buffered() == 6
+    assert list(writer._checked) == rows[:4]
+    assert [row for row, _ in writer._buffer] == rows[4:]
+
+
+def test_stopping_writes_everything_left_even_after_a_batch_of_only_duplicates(cfg):
+    # two backfill batches queued at stop; the first is all duplicates (0 rows written): the second is
+    # still written before the writer returns
+    from ingest.quotes import QuoteWriter
+    writer = QuoteWriter(cfg.dsn(user="mbt_jobs"), batch_size=3)
+    writer.add_checked(writer_rows(1_763_391_600 * NS, 6))
+    batches = []
+
+    def duplicates_first(conn, batch):
+        batches.append(batch)
+        return 0 if len(batches) == 1 else len(batch)
+
+    writer.write_checked = duplicates_first
+    writer._loop = lambda conn: None  # stopped at once: run() goes straight to writing what is left
+    writer.run()
+    assert [len(b) for b in batches] == [3, 3]
+    assert writer.buffered() == 0

@@ -11,6 +11,7 @@ from alpaca.data.historical import StockHistoricalDataClient
 from alpaca.data.live import StockDataStream
 from alpaca.data.requests import StockQuotesRequest
 from simhelpers import KEY, SECRET, StreamRunner, subscribed, wait_for
+from websockets.sync.client import connect
 
 from marketsim.calendar import NS
 from marketsim.clock import parse_instant
@@ -76,3 +77,15 @@ def test_command_line_server_is_deterministic_for_its_seed():
         expected = [(q.bp, q.ap, q.bs, q.as_) for q in local.events("q", sym, t0, t0 + 5 * NS + 1)]
         assert [(q["bp"], q["ap"], q["bs"], q["as"]) for q in body["quotes"][sym]] == expected
         assert len(expected) > 10
+
+
+@pytest.mark.parametrize(("args", "compressed"), [([], False), (["--ws-compression"], True)], ids=["default", "flag"])
+def test_command_line_server_accepts_permessage_deflate_only_with_its_flag(args, compressed):
+    proc, port = start_subprocess(["--key", KEY, "--secret", SECRET, *args])
+    try:
+        with connect(f"ws://127.0.0.1:{port}/v2/sip", open_timeout=5) as ws:  # offers deflate, as alpaca-py does
+            extensions = ws.response.headers.get("Sec-WebSocket-Extensions") or ""
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    assert ("permessage-deflate" in extensions) is compressed
