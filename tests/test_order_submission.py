@@ -48,6 +48,10 @@ def rejected(db, acct, code, **request):
     ({"type": "stop", "stop_price": "49.5", "time_in_force": "ioc"}, "MBO04"),  # stops take day or gtc
     ({"type": "limit", "limit_price": "49", "time_in_force": "opg"}, "MBO04"),   # 10:00 is inside 09:28-19:00
     ({"extended_hours": True}, "MBO07"),                        # extended hours needs limit + day
+    ({"type": "limit", "limit_price": "49", "time_in_force": "gtc", "extended_hours": True}, "MBO07"),
+    ({"type": "limit", "limit_price": "49", "extended_hours": "yes"}, "MBV03"),  # a JSON boolean, not a string
+    ({"type": "limit", "limit_price": "49", "extended_hours": 1}, "MBV03"),
+    ({"qty": None, "notional": "100", "side": "sell"}, "MBO12"),  # a notional sell with nothing held: no short
     ({"symbol": "ZNOFRAC", "qty": "0.5"}, "MBO08"),
     ({"qty": "0.5", "time_in_force": "gtc"}, "MBO04"),          # fractional is day only
     ({"order_class": "mleg"}, "MBO17"),

@@ -133,6 +133,10 @@ begin
             'Submit after 19:00 ET for the next auction, or use day.');
     end if;
 
+    if jsonb_typeof(p_request -> 'extended_hours') not in ('boolean', 'null') then
+        perform mbt.raise_error('MBV03', 'extended_hours must be true or false.',
+            format('extended_hours = %s', p_request -> 'extended_hours'), 'Send a JSON boolean: "extended_hours": true.');
+    end if;
     v_extended := coalesce((p_request ->> 'extended_hours')::boolean, false);
 
     -- the exits of bracket, oco and oto orders
@@ -225,8 +229,7 @@ begin
         perform mbt.raise_error('MBO03', 'Notional orders must be market orders.', format('type = %s', v_type),
             'Use "qty" for limit and stop orders.');
     end if;
-    if v_type in ('stop', 'stop_limit', 'trailing_stop') and v_tif not in ('day', 'gtc') or v_extended and v_tif <> 'day'
-    then
+    if v_type in ('stop', 'stop_limit', 'trailing_stop') and v_tif not in ('day', 'gtc') then
         perform mbt.raise_error('MBO04', format('%s orders take time_in_force day or gtc.', v_type),
             format('time_in_force = %s', v_tif), 'Use day or gtc.');
     end if;
@@ -335,15 +338,17 @@ begin
             'An oco order closes a position you hold: order at most its open quantity, or use a bracket to open one.');
     end if;
 
-    if v_side = 'sell' and v_opening > 0 then
+    -- a notional sell's quantity is known only at its fill: it may only close a long position
+    if v_side = 'sell' and (v_opening > 0 or v_notional is not null and v_closable = 0) then
         if v_fractional or v_notional is not null or not v_account.shorting_enabled or v_account.multiplier < 2
             or not v_asset.shortable or not v_asset.easy_to_borrow then
             perform mbt.raise_error('MBO12', format('insufficient qty available for order (requested: %s, available: %s)',
-                v_qty, v_closable),
+                coalesce(v_qty::text, format('$%s notional', v_notional)), v_closable),
                 format('position = %s, held for open sell orders = %s', v_position, v_open_same_side),
                 case
                     when not v_asset.shortable or not v_asset.easy_to_borrow then format('%s cannot be sold short.', v_asset.symbol)
-                    when v_fractional then 'Fractional orders cannot sell short; sell at most what you hold.'
+                    when v_fractional or v_notional is not null then
+                        'Fractional and notional orders cannot sell short; sell at most what you hold.'
                     else 'Sell at most what you hold; short selling needs a margin account with shorting enabled.'
                 end);
         end if;
