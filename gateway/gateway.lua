@@ -155,6 +155,27 @@ local function to_postgrest(uri)
     return uri:sub(1, 5) == "/api/" and uri ~= "/api/sessions" and uri:sub(1, 14) ~= "/api/sessions/"
 end
 
+-- a body for PostgREST must be JSON, in our error shape (PostgREST's own answers would be PGRST102 for
+-- malformed JSON, and a 404 "function not found" for another Content-Type); an empty body passes (a call
+-- without arguments). nginx keeps every body in memory: client_body_buffer_size is the 16 KiB limit.
+local function check_body()
+    ngx.req.read_body()
+    local body = ngx.req.get_body_data()
+    if not body or body == "" then
+        return
+    end
+    local content_type = ngx.var.content_type
+    if not content_type or not ngx.re.find(content_type, [[^\s*application/json\s*(;|$)]], "joi") then
+        return send_error(415, "MBV07", "The request body must be JSON.", "Content-Type: " .. (content_type or ""),
+            "Send the header 'Content-Type: application/json'.")
+    end
+    local _, err = cjson.decode(body)
+    if err then
+        return send_error(400, "MBV01", "The request body is not valid JSON.", err,
+            "Send a JSON object, e.g. {\"symbol\": \"AAPL\", \"qty\": 1, \"side\": \"buy\", ...}.")
+    end
+end
+
 function M.access()
     if ngx.req.is_internal() then
         return
@@ -211,10 +232,12 @@ function M.access()
     if claims and source == "cookie" then
         ngx.req.set_header("Authorization", "Bearer " .. token)
     end
-    if slots_per_worker > 0 and to_postgrest(uri) then
+    if to_postgrest(uri) and not safe_methods[method] then
         -- the body first (nginx would read it before proxying anyway): a client that is slow to send it
         -- waits without holding a turn, so a few slow clients cannot hold up everyone
-        ngx.req.read_body()
+        check_body()
+    end
+    if slots_per_worker > 0 and to_postgrest(uri) then
         postgrest_slots = postgrest_slots or semaphore.new(slots_per_worker)
         local ok = postgrest_slots:wait(QUEUE_SECONDS)
         if not ok then

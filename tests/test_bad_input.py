@@ -119,3 +119,25 @@ def test_an_overlong_url_is_400_in_the_error_shape(api):
 
 def test_an_overlong_header_is_400_in_the_error_shape(api):
     assert_error(api.get("/api/account", headers={"X-Padding": "p" * 10_000}), 400, "MBV08")
+
+
+def test_malformed_json_to_an_api_function_is_400_from_the_gateway_and_writes_nothing(api, user, admin):
+    before = row_counts(admin)
+    r = api.post("/api/rpc/submit_order", content=b'{"symbol": "AAPL", "qty": 1, "side": "buy",',
+                 headers={**user.auth, **JSON})
+    assert_error(r, 400, "MBV01")
+    assert row_counts(admin) == before
+
+
+def test_a_body_of_another_type_to_an_api_function_is_415(api, user, admin):
+    before = row_counts(admin)
+    r = api.post("/api/rpc/submit_order", content=b"symbol=AAPL&qty=1&side=buy",
+                 headers={**user.auth, "Content-Type": "text/plain"})
+    assert_error(r, 415, "MBV07")
+    assert row_counts(admin) == before
+
+
+def test_an_api_function_without_arguments_needs_no_body(api, user):
+    r = api.post("/api/rpc/cancel_all_orders", headers=user.auth)
+    assert r.status_code == 200, r.text
+    assert r.json() == []
