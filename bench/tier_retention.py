@@ -124,9 +124,8 @@ class Purge:
 
 @dataclass(frozen=True)
 class RetentionResults:
-    before: list[Load]  # the first window, before the purge starts
+    without: list[Load]  # the windows without the purge: the first, those between, the last
     during: list[Load]  # the windows with the purge, each ending before the purge did
-    after: list[Load]  # the windows without it between those, and the last one
     purge: Purge
     setup_seconds: float
     pause: float
@@ -140,8 +139,7 @@ class RetentionResults:
     @property
     def without_p99_ms(self) -> float:
         """The p99 without the purge: the mean of the windows without it."""
-        quiet = [*self.before, *self.after]
-        return sum(w.p99_ms for w in quiet) / len(quiet)
+        return sum(w.p99_ms for w in self.without) / len(self.without)
 
 
 def clear_book(db: psycopg.Connection) -> None:
@@ -191,7 +189,7 @@ def run(cfg: Config, tokens: list[str], tokens_file: Path, pause: float = PAUSE)
             submit.prepare_symbols(db)  # run alone: part (c) has not made them
         submit.wrk(f"{cfg.base_url}/api/rpc/submit_order", tokens_file, 2)  # warm-up
         print("bench: retention: order submission in windows without and with the purge, alternately", flush=True)
-        before = [load(cfg, tokens_file, "without, window 1")]
+        without = [load(cfg, tokens_file, "without, window 1")]
 
         purge = Purge()
         # the bench lets the job run only in its windows: between two windows with it, the job waits in
@@ -218,7 +216,7 @@ def run(cfg: Config, tokens: list[str], tokens_file: Path, pause: float = PAUSE)
                 parked.set()
 
         job = threading.Thread(target=purge_job, daemon=True)
-        windows, quiet = [], []
+        windows = []
         try:
             while True:  # a window with the purge, then one without it, until the purge is done
                 parked.clear()
@@ -230,11 +228,11 @@ def run(cfg: Config, tokens: list[str], tokens_file: Path, pause: float = PAUSE)
                 purging_to_the_end = not done.is_set()
                 allowed.clear()
                 parked.wait()  # the batch under way commits before the window without the purge starts
-                purge.seconds += min(purge.ended_at or time.perf_counter(), time.perf_counter()) - started
+                purge.seconds += (purge.ended_at or time.perf_counter()) - started  # to the job's end, if in it
                 windows.append((window, purging_to_the_end))
                 if done.is_set():
                     break
-                quiet.append(load(cfg, tokens_file, f"without, window {len(quiet) + 2}"))
+                without.append(load(cfg, tokens_file, f"without, window {len(without) + 1}"))
         finally:
             allowed.set()  # never leave the job waiting (a window failed)
         job.join()
@@ -243,7 +241,7 @@ def run(cfg: Config, tokens: list[str], tokens_file: Path, pause: float = PAUSE)
         # a window the purge ended in is not "during" it; keep it only if there is no other
         during = [w for w, purging_to_the_end in windows if purging_to_the_end] or [windows[0][0]]
         uncounted = [w for w, _ in windows if all(w is not d for d in during)]
-        after = [*quiet, load(cfg, tokens_file, f"without, window {len(quiet) + 2}")]
+        without.append(load(cfg, tokens_file, f"without, window {len(without) + 1}"))
         with psycopg.connect(cfg.dsn(user="mbt_jobs"), autocommit=True) as conn:
             purge.repeat_rows = tier_retention.run(conn, AS_OF, BATCH_ACCOUNTS, BATCH_LIMIT).rows
         purge.logged = db.execute("""
@@ -261,7 +259,7 @@ def run(cfg: Config, tokens: list[str], tokens_file: Path, pause: float = PAUSE)
         """).fetchone()[0]
     print(f"bench:     purged {purge.rows:,} rows in {purge.seconds:.1f} s ({purge.rows / purge.seconds:,.0f} rows/s), "
           f"{purge.batches:,} batches; repeat {purge.repeat_rows:,} rows", flush=True)
-    return RetentionResults(before, during, after, purge, setup_seconds, pause, uncounted)
+    return RetentionResults(without, during, purge, setup_seconds, pause, uncounted)
 
 
 def verdict(ok: bool) -> str:
@@ -275,13 +273,13 @@ def percentile(values: list[float], p: float) -> float:
 
 def section(r: RetentionResults) -> list[str]:
     rise = r.during_p99_ms / r.without_p99_ms - 1
-    quiet = [*r.before, *r.after]
+    quiet = r.without
     p = r.purge
     working = sum(p.batch_seconds)
     during_seconds = sum(w.seconds for w in r.during)
     rows = ["| Window | orders/s | p50 ms | p99 ms | PostgreSQL CPUs | other load, CPUs |",
             "|---|---:|---:|---:|---:|---:|"]
-    for w in sorted((*r.before, *r.during, *r.after, *r.uncounted), key=lambda w: w.at):
+    for w in sorted((*r.without, *r.during, *r.uncounted), key=lambda w: w.at):
         note = "; the purge ended in it, not counted" if any(w is u for u in r.uncounted) else ""
         rows.append(f"| {w.label} ({w.seconds:.0f} s{note}) | {w.ops:,.0f} | {w.p50_ms:.2f} | {w.p99_ms:.2f} | "
                     f"{w.usage.components.get('PostgreSQL', 0):.2f} | {w.usage.other:.2f} |")

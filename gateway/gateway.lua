@@ -232,12 +232,13 @@ function M.access()
     if claims and source == "cookie" then
         ngx.req.set_header("Authorization", "Bearer " .. token)
     end
-    if to_postgrest(uri) and not safe_methods[method] then
+    local postgrest = to_postgrest(uri)
+    if postgrest and not safe_methods[method] then
         -- the body first (nginx would read it before proxying anyway): a client that is slow to send it
         -- waits without holding a turn, so a few slow clients cannot hold up everyone
         check_body()
     end
-    if slots_per_worker > 0 and to_postgrest(uri) then
+    if postgrest and slots_per_worker > 0 then
         postgrest_slots = postgrest_slots or semaphore.new(slots_per_worker)
         local ok = postgrest_slots:wait(QUEUE_SECONDS)
         if not ok then

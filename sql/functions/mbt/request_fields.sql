@@ -41,6 +41,23 @@ as $$
 $$;
 comment on function mbt.request_text(jsonb, text) is 'A string field of a JSON request; null when absent; MBV03 otherwise.';
 
+create or replace function mbt.request_boolean(p_request jsonb, p_field text)
+returns boolean
+language sql
+stable
+as $$
+    select case coalesce(jsonb_typeof(p_request -> p_field), 'null')
+        when 'null' then null
+        when 'boolean' then (p_request ->> p_field)::boolean
+        else mbt.raise_error(
+            'MBV03', format('The field ''%s'' must be true or false.', p_field), format('%s = %s', p_field, p_request -> p_field),
+            'Send a JSON boolean (true, not "true").'
+        )::text::boolean
+    end
+$$;
+comment on function mbt.request_boolean(jsonb, text) is
+'A boolean field of a JSON request (a JSON true or false, not a string); null when absent; MBV03 otherwise.';
+
 -- An enum field: the value must be one of the type's labels; p_type is a value of the enum type
 -- (null::mbt.order_side), which is also the type returned. The labels come from enum_range, out of the
 -- type cache, rather than a query on pg_enum.

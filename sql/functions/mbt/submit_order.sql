@@ -133,11 +133,7 @@ begin
             'Submit after 19:00 ET for the next auction, or use day.');
     end if;
 
-    if jsonb_typeof(p_request -> 'extended_hours') not in ('boolean', 'null') then
-        perform mbt.raise_error('MBV03', 'extended_hours must be true or false.',
-            format('extended_hours = %s', p_request -> 'extended_hours'), 'Send a JSON boolean: "extended_hours": true.');
-    end if;
-    v_extended := coalesce((p_request ->> 'extended_hours')::boolean, false);
+    v_extended := coalesce(mbt.request_boolean(p_request, 'extended_hours'), false);
 
     -- the exits of bracket, oco and oto orders
     v_take_profit := p_request -> 'take_profit';
