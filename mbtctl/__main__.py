@@ -10,7 +10,7 @@ from contextlib import contextmanager
 
 import psycopg
 
-from . import cluster, migrate, services, stack
+from . import clock, cluster, migrate, services, stack
 from .config import Config
 
 
@@ -117,6 +117,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="mbtctl")
     parser.add_argument("command", choices=list(COMMANDS))
     args = parser.parse_args(argv)
+    try:
+        clock.run_on_stack_clock()  # MBT_CLOCK: this process and all it starts live at that instant
+    except clock.ClockError as exc:
+        print(f"{args.command}: {exc}", file=sys.stderr)
+        return 2
     return COMMANDS[args.command](Config.from_env())
 
 

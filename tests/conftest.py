@@ -20,7 +20,7 @@ import httpx
 import psycopg
 import pytest
 
-from mbtctl import procs, services, stack
+from mbtctl import clock, procs, services, stack
 from mbtctl.config import PROJECT_ROOT, Config, RateLimits
 
 # one directory per test run (its pid), so two runs on one machine never share a stack
@@ -45,6 +45,17 @@ def another_gateway(cfg: Config, **changes) -> Iterator[Config]:
         yield second
     finally:
         procs.stop(second, "gateway")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """MBT_CLOCK: the suite and every process it starts live at that instant. make test puts pytest on the
+    stack clock; a plain `pytest` with MBT_CLOCK set starts itself again on it (output capture suspended
+    first, so that the new process writes to the terminal, not to this one's capture files)."""
+    if clock.env() and not os.environ.get("LD_PRELOAD"):
+        capture = config.pluginmanager.getplugin("capturemanager")
+        if capture is not None:
+            capture.suspend_global_capture(in_=True)
+        clock.run_on_stack_clock()
 
 
 @pytest.fixture(scope="session")
@@ -133,8 +144,18 @@ def api(cfg: Config) -> Iterator[httpx.Client]:
 
 @pytest.fixture
 def postgrest(cfg: Config) -> Iterator[httpx.Client]:
-    """PostgREST straight, bypassing the gateway: what must hold even for a caller who reaches it."""
-    with httpx.Client(base_url=f"http://127.0.0.1:{cfg.postgrest_port}", timeout=10) as client:
+    """PostgREST straight, bypassing the gateway: what must hold even for a caller who reaches it. On a
+    stack clock its tokens are put on the real clock first, as the gateway does (PostgREST cannot be
+    put on the stack clock)."""
+    secret = cfg.jwt_secret()
+
+    def real_clock_token(request: httpx.Request) -> None:
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() == "bearer" and token.count(".") == 2:
+            request.headers["Authorization"] = f"Bearer {clock.postgrest_token(token, secret)}"
+
+    with httpx.Client(base_url=f"http://127.0.0.1:{cfg.postgrest_port}", timeout=10,
+                      event_hooks={"request": [real_clock_token]}) as client:
         yield client
 
 

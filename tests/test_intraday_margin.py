@@ -129,13 +129,27 @@ def test_the_level_is_new_the_next_trading_day(db, three_round_trips):
 
 
 def test_get_account_shows_the_previous_close_and_what_is_left_of_the_level(db, three_round_trips):
-    # api.account reads the figures at the current time: move the script's Tuesday to today
-    db.execute("update mbt.fills set transaction_time = now() where account_id = %s "
-               "and transaction_time >= %s", [three_round_trips, et(f"{TUESDAY} 00:00")])
-    db.execute("update mbt.account_snapshots set trading_date = (now() at time zone 'America/New_York')::date - 1 "
-               "where account_id = %s", [three_round_trips])
-    db.execute("update mbt.position_snapshots set trading_date = (now() at time zone 'America/New_York')::date - 1 "
-               "where account_id = %s", [three_round_trips])
+    # api.account reads the figures at the current time: the script's Tuesday becomes today and its Monday
+    # the trading day before today (the trading calendar's, whatever day and hour today is)
+    db.execute("""
+        with previous as (
+            select max(trading_date) as trading_date from md.market_calendar
+            where trading_date < (now() at time zone 'America/New_York')::date
+        ), moved_fills as (
+            update mbt.fills as f
+            set transaction_time = case
+                when f.transaction_time >= %(tuesday)s then now()
+                else (p.trading_date + time '10:00') at time zone 'America/New_York'
+            end
+            from previous as p
+            where f.account_id = %(acct)s
+        ), moved_accounts as (
+            update mbt.account_snapshots as s set trading_date = p.trading_date
+            from previous as p where s.account_id = %(acct)s
+        )
+        update mbt.position_snapshots as s set trading_date = p.trading_date
+        from previous as p where s.account_id = %(acct)s""",
+               {"acct": three_round_trips, "tuesday": et(f"{TUESDAY} 00:00")})
     user_id = db.execute("select user_id from mbt.accounts where account_id = %s", [three_round_trips]).fetchone()[0]
     act_as(db, "app_user", user_id)
     row = db.execute("select last_equity, last_maintenance_margin, intraday_margin_level, intraday_buying_power "
