@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 PY := .venv/bin/python
 
-.PHONY: setup run stop test lint migrate migrate-status bench report
+.PHONY: setup run stop test test-clock lint migrate migrate-status bench report
 
 setup:  ## install everything MBT needs (idempotent)
 	@scripts/setup.sh
@@ -15,6 +15,9 @@ stop:  ## stop everything `make run` started
 
 test: setup  ## lint and the whole test suite against a fresh, real stack
 	@scripts/test.sh
+
+test-clock: setup  ## the tests marked `clock` at a matrix of instants (weekend, holiday, early close, DST, 23:30 ET)
+	@scripts/test_clock.sh
 
 lint: setup  ## sqlfluff (SQL) and ruff (Python); plpgsql_check runs in the test suite
 	@.venv/bin/sqlfluff lint sql/
