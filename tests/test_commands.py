@@ -8,6 +8,7 @@ import sys
 import time
 
 import httpx
+import psycopg
 
 from conftest import PASSWORD, free_port, unique_email
 from mbtctl.config import PROJECT_ROOT
@@ -46,6 +47,12 @@ def test_run_serves_the_stack_and_stop_ends_everything_it_started(cfg):
             token = r.json()["access_token"]
             account = client.get("/api/account", headers={"Authorization": f"Bearer {token}"}).json()
             assert account["cash"] == "100000.00"
+
+        # make run's cluster is durable: a commit acknowledged is a commit kept, whatever crashes
+        with psycopg.connect(f"host={data_dir / 'run'} port={ports['MBT_PG_PORT']} user=postgres dbname=mbt") as conn:
+            settings = dict(conn.execute("select name, setting from pg_settings where name in "
+                                         "('fsync', 'synchronous_commit', 'full_page_writes')").fetchall())
+        assert settings == {"fsync": "on", "synchronous_commit": "on", "full_page_writes": "on"}
 
         stop = subprocess.run([sys.executable, "-m", "mbtctl", "stop"], cwd=PROJECT_ROOT, env=env,
                               capture_output=True, text=True, timeout=60)
