@@ -11,6 +11,10 @@ import pytest
 from conftest import assert_error, sign_up_in_db
 from engine import add_asset, et, insert_quotes, order, position, submit
 
+# closing at market waits for the next open when the market is closed now()
+# (make test-clock runs these at a matrix of instants)
+pytestmark = pytest.mark.clock
+
 T0 = et("2026-12-01 10:00")
 
 

@@ -19,6 +19,10 @@ import pytest
 from conftest import act_as, sign_up_in_db
 from engine import add_asset, et, insert_quotes, refused, submit
 
+# GET /api/account reads the day-trading figures at now()
+# (make test-clock runs these at a matrix of instants)
+pytestmark = pytest.mark.clock
+
 MARKET = {"symbol": "ZIM", "type": "market", "time_in_force": "day"}
 TUESDAY = "2026-12-08"
 

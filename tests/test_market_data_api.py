@@ -14,6 +14,10 @@ import pytest
 from conftest import assert_error, log_in, sign_up
 from engine import et, insert_quotes
 
+# tier windows (free: delayed 15 minutes), history windows and the next open are read at now()
+# (make test-clock runs these at a matrix of instants)
+pytestmark = pytest.mark.clock
+
 OBJECT = {"Accept": "application/vnd.pgrst.object+json"}
 
 

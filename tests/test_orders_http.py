@@ -11,6 +11,10 @@ import pytest
 from conftest import assert_error, sign_up
 from engine import insert_quotes
 
+# orders through the gateway are valued at now() against the session it falls in
+# (make test-clock runs these at a matrix of instants)
+pytestmark = pytest.mark.clock
+
 LIMIT = {"qty": 10, "side": "buy", "type": "limit", "limit_price": "100.00", "time_in_force": "gtc"}
 
 

@@ -18,6 +18,10 @@ import pytest
 from conftest import act_as, sign_up_in_db
 from engine import add_asset, et, insert_quotes, submit
 
+# periods end today (New York) and the last trading day comes from the calendar
+# (make test-clock runs these at a matrix of instants)
+pytestmark = pytest.mark.clock
+
 MARKET = {"symbol": "ZPH", "type": "market", "time_in_force": "day"}
 
 

@@ -7,8 +7,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import jwt
+import pytest
 
 from conftest import PASSWORD, User, assert_error, cookie_value, log_in, sign_up, unique_email
+
+# token and session lifetimes run on the stack clock
+# (make test-clock runs these at a matrix of instants)
+pytestmark = pytest.mark.clock
 
 
 def refresh(api, cookie: str):

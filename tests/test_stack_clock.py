@@ -33,7 +33,6 @@ def without_stack_clock(env: dict[str, str]) -> dict[str, str]:
     return {k: v for k, v in env.items() if k not in clock.ENV_VARS}
 
 
-@pytest.mark.clock
 def test_make_run_at_mbt_clock_lives_at_that_instant_and_the_simulated_market_trades(cfg):
     data_dir = cfg.data_dir / "clock-run"
     shutil.rmtree(data_dir, ignore_errors=True)
@@ -116,6 +115,7 @@ def test_a_token_signed_with_another_key_is_not_re_signed_for_postgrest():
     assert clock.postgrest_token(token, "s" * 48, offset=86_400) == token
 
 
+@pytest.mark.clock
 def test_the_suite_and_its_database_share_one_clock(db):
     """Under MBT_CLOCK (make test-clock) both live at that instant; without it, both at the real time."""
     db_now = db.execute("select clock_timestamp()").fetchone()[0]
