@@ -11,10 +11,6 @@ import pytest
 from conftest import assert_error, sign_up_in_db
 from engine import add_asset, et, insert_quotes, order, position, submit
 
-# closing at market waits for the next open when the market is closed now()
-# (make test-clock runs these at a matrix of instants)
-pytestmark = pytest.mark.clock
-
 T0 = et("2026-12-01 10:00")
 
 
@@ -151,6 +147,7 @@ def http_position(api, admin, user, symbol):
     return next_open
 
 
+@pytest.mark.clock  # reads now(): make test-clock runs it at a matrix of instants
 def test_http_close_position_submits_the_closing_order(api, admin, user, symbol):
     next_open = http_position(api, admin, user, symbol)
     r = api.post("/api/rpc/close_position", json={"symbol": symbol, "percentage": "50"}, headers=user.auth)
@@ -162,6 +159,7 @@ def test_http_close_position_submits_the_closing_order(api, admin, user, symbol)
     assert held["qty"] == "5"
 
 
+@pytest.mark.clock  # reads now(): make test-clock runs it at a matrix of instants
 def test_http_close_all_is_a_207_with_per_symbol_results(api, admin, user, symbol):
     http_position(api, admin, user, symbol)
     r = api.post("/api/rpc/close_all_positions", json={"cancel_orders": True}, headers=user.auth)
@@ -170,5 +168,6 @@ def test_http_close_all_is_a_207_with_per_symbol_results(api, admin, user, symbo
     assert (result["symbol"], result["status"], result["body"]["qty"]) == (symbol, 200, "10")
 
 
+@pytest.mark.clock  # reads now(): make test-clock runs it at a matrix of instants
 def test_http_closing_what_you_do_not_hold_is_a_404(api, user):
     assert_error(api.post("/api/rpc/close_position", json={"symbol": "ZNOPE"}, headers=user.auth), 404, "MBL04")

@@ -19,10 +19,6 @@ import pytest
 from conftest import act_as, sign_up_in_db
 from engine import add_asset, et, insert_quotes, refused, submit
 
-# GET /api/account reads the day-trading figures at now()
-# (make test-clock runs these at a matrix of instants)
-pytestmark = pytest.mark.clock
-
 MARKET = {"symbol": "ZIM", "type": "market", "time_in_force": "day"}
 TUESDAY = "2026-12-08"
 
@@ -132,6 +128,7 @@ def test_the_level_is_new_the_next_trading_day(db, three_round_trips):
     assert order["status"] == "filled"
 
 
+@pytest.mark.clock  # reads now(): make test-clock runs it at a matrix of instants
 def test_get_account_shows_the_previous_close_and_what_is_left_of_the_level(db, three_round_trips):
     # api.account reads the figures at the current time: the script's Tuesday becomes today and its Monday
     # the trading day before today (the trading calendar's, whatever day and hour today is)
