@@ -51,6 +51,32 @@ def test_unknown_emails_are_throttled_too(api):
     assert codes == [401, 401, 401, 401, 429, 429]
 
 
+def test_the_lock_doubles_from_30_s_to_the_15_minute_cap_and_stays_there_however_long_the_guessing(db):
+    # 60 attempts on one e-mail, each after the previous lock ran out (one transaction: now() stands still);
+    # the 45th once asked for 30 s x 2^39, beyond what an interval holds, and every attempt after it failed
+    email = unique_email()
+    waits = []
+    for _ in range(60):
+        db.execute("update auth.login_throttle set locked_until = now() - interval '1 second' "
+                   "where email_digest = auth.email_digest(%s)", [email])
+        waits.append(db.execute("select retry_after_seconds from auth.begin_login(%s)", [email]).fetchone()[0])
+    assert waits[:5] == [0, 0, 0, 0, 0]
+    assert waits[5:11] == [30, 60, 120, 240, 480, 900]  # 30 s x 2^5 = 960 s is past the cap
+    assert set(waits[11:]) == {900}
+
+
+def test_after_fifty_failed_log_ins_the_right_password_is_429_with_retry_after_at_most_15_minutes(api, admin, user):
+    for _ in range(50):
+        assert api.post("/api/sessions/login", json={"email": user.email, "password": "nope nope nope"}
+                        ).status_code in (401, 429)
+    # the guesser waits out the lock: the next attempt is the 51st, locked for 30 s x 2^45 capped at 15 min
+    admin.execute("update auth.login_throttle set locked_until = now() - interval '1 second' "
+                  "where email_digest = auth.email_digest(%s)", [user.email])
+    right = api.post("/api/sessions/login", json={"email": user.email, "password": PASSWORD})
+    assert_error(right, 429, "MBA04")
+    assert int(right.headers["Retry-After"]) == 900
+
+
 def test_refresh_rotates_the_cookie_and_issues_a_new_access_token(api, user):
     r = refresh(api, user.refresh_cookie)
     assert r.status_code == 200, r.text

@@ -3,7 +3,8 @@
 -- row), so a burst of parallel guesses gets no more checks than a patient guesser:
 -- at most 5 unsuccessful attempts per e-mail (known or not) in 15 minutes; then the e-mail is
 -- locked for 30 s, doubling with each further attempt, at most 15 minutes. auth.end_login clears
--- the count on success.
+-- the count on success. The doubling stops at the cap (30 s x 2^5 = 16 min is past it): a guesser keeps
+-- counting while locked, and 30 s x 2^39 (the 45th attempt) was beyond what an interval can hold.
 create or replace function auth.begin_login(p_email text)
 returns table (user_id uuid, password_hash text, retry_after_seconds integer)
 language plpgsql
@@ -14,6 +15,7 @@ as $$
 declare
     c_free_attempts constant integer := 5;
     c_window constant interval := interval '15 minutes';
+    c_doublings_to_cap constant integer := 5;
     v_row auth.login_throttle;
 begin
     insert into auth.login_throttle as t (email_digest, attempts, window_started_at)
@@ -26,7 +28,7 @@ begin
     if v_row.attempts > c_free_attempts and coalesce(v_row.locked_until, '-infinity') <= now() then
         update auth.login_throttle as t
         set locked_until = now() + least(
-            c_window, interval '30 seconds' * power(2, v_row.attempts - c_free_attempts - 1)
+            c_window, interval '30 seconds' * power(2, least(v_row.attempts - c_free_attempts - 1, c_doublings_to_cap))
         )
         where t.email_digest = v_row.email_digest
         returning * into v_row;
