@@ -141,3 +141,33 @@ def test_an_api_function_without_arguments_needs_no_body(api, user):
     r = api.post("/api/rpc/cancel_all_orders", headers=user.auth)
     assert r.status_code == 200, r.text
     assert r.json() == []
+
+
+# every optional parameter of the API's list and query functions, with the required ones it needs
+OPTIONAL_PARAMETERS = [
+    (function, required, parameter)
+    for function, required, parameters in [
+        ("list_orders", {}, ["after", "until", "symbols", "side"]),
+        ("account_activities", {}, ["activity_types", "category", "date", "after", "until", "direction",
+                                    "page_size", "page_token", "order_id"]),
+        ("portfolio_history", {}, ["period", "timeframe", "date_end"]),
+        ("quotes", {"symbol": "AAPL"}, ["start", "end", "page_size", "page_token", "sort"]),
+        ("bars", {"symbol": "AAPL"}, ["start", "end", "page_size", "page_token", "sort"]),
+        ("option_chain", {"underlying_symbol": "AAPL"}, ["expiration_date_gte", "expiration_date_lte", "type",
+                                                         "strike_price_gte", "strike_price_lte", "page_size",
+                                                         "page_token"]),
+        ("close_all_positions", {}, ["cancel_orders"]),
+    ]
+    for parameter in parameters
+]
+
+
+@pytest.mark.parametrize(("function", "required", "parameter"), OPTIONAL_PARAMETERS)
+def test_a_null_optional_parameter_means_its_default_or_is_refused_never_more(api, user, function, required,
+                                                                              parameter):
+    left_out = api.post(f"/api/rpc/{function}", json=required, headers=user.auth)
+    as_null = api.post(f"/api/rpc/{function}", json={**required, parameter: None}, headers=user.auth)
+    if as_null.status_code == 422:
+        assert as_null.json()["code"] == "MBV03" and as_null.json()["hint"], as_null.text
+    else:
+        assert (as_null.status_code, as_null.json()) == (left_out.status_code, left_out.json())

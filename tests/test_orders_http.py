@@ -127,3 +127,20 @@ def test_an_incomplete_bracket_is_a_422_naming_what_is_missing(api, user, symbol
                                                  "take_profit": {"limit_price": "110.00"}}, headers=user.auth)
     body = assert_error(r, 422, "MBO19")
     assert "stop_loss.stop_price" in body["message"]
+
+
+@pytest.mark.parametrize("parameter", ["status", "max_orders", "direction", "nested"])
+def test_list_orders_refuses_a_null_parameter_naming_it(api, user, parameter):
+    # {"max_orders": null} listed every order, past the cap of 500; {"status": null} answered []
+    err = assert_error(api.post("/api/rpc/list_orders", json={parameter: None}, headers=user.auth), 422, "MBV03")
+    assert parameter in err["message"]
+    assert "default" in err["hint"]
+
+
+def test_list_orders_takes_null_as_all_where_all_is_the_default(api, user, symbol):
+    r = api.post("/api/rpc/submit_order", json={"symbol": symbol, **LIMIT}, headers=user.auth)
+    assert r.status_code == 200, r.text
+    everything = {"side": None, "after": None, "until": None, "symbols": None}
+    listed = api.post("/api/rpc/list_orders", json=everything, headers=user.auth)
+    assert listed.status_code == 200, listed.text
+    assert [o["id"] for o in listed.json()] == [r.json()["id"]]

@@ -160,7 +160,19 @@ stable
 security definer
 set search_path = ''
 as $$
+declare
+    v_nulls text := concat_ws(', ',
+        case when status is null then 'status' end, case when max_orders is null then 'max_orders' end,
+        case when direction is null then 'direction' end, case when nested is null then 'nested' end
+    );
 begin
+    -- a null is not a value (JSON null in a POST body): max_orders null was no limit at all, status null no
+    -- order; side, after, until and symbols are null by default, and null there means all
+    if v_nulls <> '' then
+        perform mbt.raise_error('MBV03', format('List parameters cannot be null: %s.', v_nulls),
+            format('null: %s', v_nulls),
+            'Leave a parameter out for its default: status open, max_orders 50, direction desc, nested false.');
+    end if;
     if status not in ('open', 'closed', 'all') or direction not in ('asc', 'desc') or side not in ('buy', 'sell')
         or max_orders not between 1 and 500 then
         perform mbt.raise_error('MBV03', 'Invalid list parameters.',
@@ -193,4 +205,4 @@ end;
 $$;
 comment on function api.list_orders(text, integer, timestamptz, timestamptz, text, boolean, text, text) is
 $$List your orders, Alpaca style
-status open (default), closed or all; max_orders 1-500 (default 50; Alpaca's limit, a name PostgREST keeps for itself); after / until (submission time); direction asc or desc (default); nested=true puts a bracket's, oto's or oco's exits under their order; symbols: comma-separated; side buy or sell.$$;
+status open (default), closed or all; max_orders 1-500 (default 50; Alpaca's limit, a name PostgREST keeps for itself); after / until (submission time); direction asc or desc (default); nested=true puts a bracket's, oto's or oco's exits under their order; symbols: comma-separated; side buy or sell (default both). Leave a parameter out for its default; null is refused for status, max_orders, direction and nested.$$;
