@@ -8,15 +8,18 @@
 --     pool, shared between the workers); the others wait their turn here, first come first served
 --     (ngx.semaphore), up to QUEUE_SECONDS, then get 503. Without it every request waits for a pool
 --     connection inside PostgREST, where the next to get a free connection is any of the waiting ones:
---     under load a few wait many times longer than the rest.
+--     under load a few wait many times longer than the rest;
 --  5. on a stack clock (MBT_CLOCK, libfaketime: ngx.time() is the stack's time) hands PostgREST, a static
---     binary on the real clock, the verified claims with `exp` moved to the real clock and no `iat`.
+--     binary on the real clock, the verified claims with `exp` moved to the real clock and no `iat`;
+--  6. passes PostgREST's answers through postgrest_answers.lua: its errors and PostgreSQL's become
+--     catalogued codes, and the OpenAPI document says GET /account is one object.
 -- Revocation is checked behind it: PostgREST's pre-request hook and the sessions service both look
 -- the session up on every request.
 local ffi = require "ffi"
 local semaphore = require "ngx.semaphore"
 local bit = require "bit"
 local cjson = require "cjson.safe"
+local answers = require "postgrest_answers"
 
 ffi.cdef [[
 const void *EVP_sha256(void);
@@ -190,6 +193,11 @@ local function check_body()
         return send_error(400, "MBV01", "The request body is not valid JSON.", err,
             "Send a JSON object, e.g. {\"symbol\": \"AAPL\", \"qty\": 1, \"side\": \"buy\", ...}.")
     end
+    -- every call takes its arguments as one object (PostgREST would take an array as a batch of calls)
+    if not ngx.re.find(body, [[^\s*\{]], "jo") then
+        return send_error(422, "MBV03", "The request body must be a JSON object.", nil,
+            "Send the arguments as one object, e.g. {\"status\": \"all\"}.")
+    end
 end
 
 function M.access()
@@ -235,8 +243,8 @@ function M.access()
     if read_only(uri) and not safe_methods[method] then
         ngx.header["Allow"] = "GET, HEAD"
         return send_error(405, "MBN02", method .. " is not allowed on " .. uri .. ".",
-            "API resources are read-only; every change is a function call.",
-            "Use the matching POST /api/rpc/<function>, see the OpenAPI document at GET /api/.")
+            "API resources are read-only; every change is a call.",
+            "Use the matching POST /api/rpc/<name>, see the OpenAPI document at GET /api/.")
     end
     -- a browser sends the cookie on any same-site request, forms included; a custom header proves
     -- the request came from script on our own pages (cross-site forms cannot set one)
@@ -268,6 +276,9 @@ function M.access()
         -- page (PostgREST unreachable: 502 -> @unavailable), where the turn must still be given back
         ngx.var.mbt_postgrest_turn = "1"
     end
+    -- PostgREST's answer goes through postgrest_answers (errors in our shape, the OpenAPI document);
+    -- set last: the gateway's own errors above are answered as they are
+    ngx.ctx.postgrest = postgrest
 end
 
 -- after the response (or the client's going away): the request's turn at PostgREST is over
@@ -284,6 +295,16 @@ function M.header_filter()
         ngx.header["X-RateLimit-Limit"] = ctx.rate_limit
         ngx.header["X-RateLimit-Remaining"] = ctx.rate_remaining
         ngx.header["X-RateLimit-Reset"] = ctx.rate_reset
+    end
+    if ctx.postgrest then
+        answers.header_filter(ctx)
+    end
+end
+
+function M.body_filter()
+    local ctx = ngx.ctx
+    if ctx.postgrest_error or ctx.postgrest_openapi then
+        answers.body_filter(ctx)
     end
 end
 

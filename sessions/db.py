@@ -9,7 +9,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
-from .errors import CATALOGUE, ApiError
+from .errors import CATALOGUE, ApiError, logger
 
 
 class Database:
@@ -36,7 +36,9 @@ class Database:
                 raise ApiError(diag.sqlstate, diag.message_primary or "", diag.message_detail or None,
                                diag.message_hint or None) from exc
             if isinstance(exc, psycopg.DataError):  # a value PostgreSQL cannot take (class 22)
-                raise ApiError("MBV03", "A value in the request is invalid.", diag.message_primary or str(exc),
+                # PostgreSQL's own words stay in the log: an answer carries only catalogued codes and ours
+                logger.warning("data error %s: %s", diag.sqlstate, diag.message_primary)
+                raise ApiError("MBV03", "A value in the request is invalid.", None,
                                "Check the values you sent.") from exc
             raise
 

@@ -67,6 +67,17 @@ def test_session_cookie_authenticates_as_well_as_the_bearer_header(api, user):
     assert r.json()["id"] == user.account_id
 
 
+def test_the_openapi_document_describes_get_account_as_the_one_object_it_answers(api, user):
+    # PostgREST describes every view as an array of rows ({"type": "array", "items": ...}, 200 or 206)
+    document = api.get("/api/", headers=user.auth).json()
+    responses = document["paths"]["/account"]["get"]["responses"]
+    assert set(responses) == {"200"}
+    assert responses["200"]["schema"] == {"$ref": "#/definitions/account"}
+    account = api.get("/api/account", headers=user.auth).json()
+    assert isinstance(account, dict)
+    assert set(account) == set(document["definitions"]["account"]["properties"])
+
+
 def test_signup_sets_http_only_secure_same_site_cookies(api):
     r = api.post("/api/sessions/signup", json={"email": unique_email(), "password": PASSWORD})
     cookies = {h.split("=", 1)[0]: h.lower() for h in r.headers.get_list("set-cookie")}

@@ -22,6 +22,7 @@ as $$
         ('MBA10', 404, 'session_not_found'),
         ('MBA11', 403, 'csrf_header_missing'),
         ('MBA12', 403, 'audit_is_append_only'),
+        ('MBA13', 403, 'not_permitted'),
         ('MBD01', 403, 'recent_data_not_in_tier'),
         ('MBD02', 403, 'history_not_in_tier'),
         ('MBO01', 422, 'unknown_symbol'),
@@ -60,10 +61,13 @@ as $$
         ('MBV06', 422, 'invalid_email'),
         ('MBV07', 415, 'unsupported_media_type'),
         ('MBV08', 400, 'malformed_request'),
+        ('MBV09', 422, 'invalid_query'),
         ('MBN01', 404, 'not_found'),
         ('MBN02', 405, 'method_not_allowed'),
+        ('MBN03', 406, 'not_acceptable'),
         ('MBS01', 503, 'service_unavailable'),
-        ('MBS02', 500, 'internal_error')
+        ('MBS02', 500, 'internal_error'),
+        ('MBS03', 409, 'conflict')
     ) as c (code, http_status, title)
 $$;
 comment on function mbt.error_catalogue() is
