@@ -9,7 +9,7 @@ default_matrix=(
     2026-12-14T13:00:00Z  # Monday 08:00 New York, before the open (the calendar day before is a Sunday)
     2026-12-25T16:00:00Z  # Christmas Day, an exchange holiday (Friday)
     2026-11-27T19:00:00Z  # Friday after Thanksgiving, 14:00 New York: after the 13:00 early close
-    2026-03-09T14:00:00Z  # Monday after DST began (2026-03-08), 10:00 EDT
+    2027-03-15T14:00:00Z  # Monday after DST began (2027-03-14), 10:00 EDT
     2026-11-02T15:00:00Z  # Monday after DST ended (2026-11-01), 10:00 EST
     2026-12-16T04:30:00Z  # Tuesday 23:30 New York: already Wednesday in UTC
 )

@@ -1,6 +1,10 @@
 """A new user signs up over HTTP and reads their paper account through PostgREST at once."""
 
 import time
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
 
 from conftest import PASSWORD, assert_error, money, sign_up, unique_email
 
@@ -12,6 +16,7 @@ ALPACA_ACCOUNT_FIELDS = {
     "trading_blocked", "transfers_blocked", "account_blocked", "trade_suspended_by_user",
     "options_approved_level", "options_trading_level", "created_at", "last_maintenance_margin",
 }
+NEW_YORK = ZoneInfo("America/New_York")
 # MBT's own, beside Alpaca's: the intraday margin standard that replaced the pattern-day-trader fields
 MBT_ACCOUNT_FIELDS = {"intraday_margin_level", "intraday_buying_power"}
 
@@ -50,13 +55,16 @@ def test_reg_t_buying_power_is_twice_equity_without_positions(api, user):
     assert money(account["non_marginable_buying_power"]) == money("100000.00")
 
 
+@pytest.mark.clock  # the rule in force depends on today's date
 def test_a_new_margin_account_may_open_four_times_its_deposit_intraday(api, user):
     account = api.get("/api/account", headers=user.auth).json()
     # no close yet: the deposit is the previous close, 4 x (100,000.00 - 0 maintenance)
     assert (account["last_equity"], account["last_maintenance_margin"]) == ("100000.00", "0.00")
     assert (account["intraday_margin_level"], account["intraday_buying_power"]) == ("400000.00", "400000.00")
     figures = api.get("/api/rpc/intraday_margin", headers=user.auth).json()
-    assert figures == [{"rule": "intraday_margin_level", "last_equity": "100000.00", "last_maintenance_margin": "0.00",
+    # FINRA's intraday margin standard from 2026-06-04; the legacy pattern-day-trader rule before it
+    rule = "intraday_margin_level" if datetime.now(NEW_YORK).date() >= date(2026, 6, 4) else "pattern_day_trader"
+    assert figures == [{"rule": rule, "last_equity": "100000.00", "last_maintenance_margin": "0.00",
                         "intraday_margin_level": "400000.00", "opened_today": "0.00",
                         "intraday_buying_power": "400000.00"}]
 
