@@ -223,7 +223,14 @@ as $$
                 'bid_size', m.quote_bid_size, 'ask_size', m.quote_ask_size
             ) as copy
         from fill_moves as m
-        left join md.quotes as q on m.quote_id = q.quote_id and m.quote_time = q.quote_time
+        -- one probe of one day's partition per fill (limit 1 keeps it a parameterized look-up: md.quotes is
+        -- far larger than the fills, and is never read whole here)
+        left join lateral (
+            select x.quote_id, x.symbol, x.bid_price, x.ask_price, x.bid_size, x.ask_size, x.bid_exchange, x.ask_exchange
+            from md.quotes as x
+            where x.quote_id = m.quote_id and x.quote_time = m.quote_time
+            limit 1
+        ) as q on true
         where m.done
     )
 
