@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 
 import psycopg
 
-from . import cluster
+from . import clock, cluster
 from .config import Config
 from .procs import give_to_run_user, run_as_user
 
@@ -198,6 +198,11 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("info", help="the backups in the repository")
     sub.add_parser("check", help="check that WAL archiving works (archives a segment now)")
     args = parser.parse_args(argv)
+    try:
+        clock.run_on_stack_clock()  # MBT_CLOCK: the cluster and pgBackRest live at the stack's instant
+    except clock.ClockError as exc:
+        print(f"{args.command}: {exc}", file=sys.stderr)
+        return 2
     cfg = Config.from_env()
     try:
         if args.command == "backup":
