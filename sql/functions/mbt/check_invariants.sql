@@ -10,7 +10,7 @@
 --                             + other cash activities (DIV, INT, MISC); canceled activities move nothing;
 --   position_qty              each position's qty = what retention carried (mbt.retention_positions.qty)
 --                             + the signed qty of its fills;
---   position_avg_entry_price  its avg_entry_price = the average those fills give, folded in time order as
+--   position_avg_entry_price  an open position's avg_entry_price = the average its fills give, folded in time order as
 --                             the engine folds them (mbt.position_after, from the carried position), within
 --                             0.000001 USD a share (the engine rounds the average to 9 decimals per batch);
 --   filled_qty_within_qty     an order's filled_qty <= its qty;
@@ -129,7 +129,8 @@ as $$
             coalesce(s.qty, 0) as fills_qty,
             p.avg_entry_price,
             coalesce((s.state).avg_price, 0) as fills_avg_price,
-            p.account_id is not null and s.moved_after is null as average_comparable
+            -- an average to compare: an open position whose qty its fills explain, untouched after as_of
+            p.qty <> 0 and p.qty = coalesce(s.qty, 0) and s.moved_after is null as average_comparable
         from mbt.positions as p
         full join share_ledger as s on p.account_id = s.account_id and p.symbol = s.symbol
     ),
