@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 PY := .venv/bin/python
 
-.PHONY: setup run stop test test-clock lint migrate migrate-status bench report
+.PHONY: setup run stop test test-clock lint migrate migrate-status bench report backup restore backup-info
 
 setup:  ## install everything MBT needs (idempotent)
 	@scripts/setup.sh
@@ -28,6 +28,15 @@ migrate: setup  ## apply pending migrations, then re-apply functions and policie
 
 migrate-status: setup  ## list applied and pending migrations
 	@$(PY) -m mbtctl migrate-status
+
+backup: setup  ## pgBackRest backup of the local cluster into .data/backup (TYPE=full|diff|incr; default incr, the first is full)
+	@$(PY) -m mbtctl.backup backup $(if $(TYPE),--type $(TYPE))
+
+restore: setup  ## restore the local cluster (make stop first): to the latest archived WAL, or TARGET_TIME='2026-12-07 15:30:00+00'
+	@$(PY) -m mbtctl.backup restore $(if $(TARGET_TIME),--target-time '$(TARGET_TIME)')
+
+backup-info: setup  ## the backups in the repository and the archived WAL
+	@$(PY) -m mbtctl.backup info
 
 bench: setup  ## the performance report (bench/report.md)
 	@$(PY) -m bench

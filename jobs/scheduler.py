@@ -7,6 +7,8 @@ When each job acts comes from md.market_calendar through jobs.due_runs (early cl
   expire_gtc_orders    every day at 16:15 ET
   market_data_retention every day at 20:30 ET
   tier_retention       every day at 20:45 ET, in short batches (jobs/tier_retention.py)
+  check_invariants     every day at 21:30 ET: mbt.check_invariants; the violations are counted in
+                       jobs.run_log.violations and each one is logged (WARNING, here and in the server log)
 Each run calls jobs.run_job(job, as_of) with the instant it acts for (never the wall clock) and is
 logged in jobs.run_log. Every job is idempotent, so a run that fires twice, or late, changes nothing more.
 On start, and every hour, the scheduler first catches up on the due runs that have no successful run
@@ -44,7 +46,7 @@ CATCH_UP = timedelta(days=1)  # how far back before the last successful run catc
 class Run:
     job: str
     as_of: datetime
-    rows: int | None  # None: it failed (and was logged with its error)
+    rows: int | None  # None: it failed (and was logged with its error); check_invariants: its violations
 
 
 def dsn() -> str:
@@ -73,8 +75,27 @@ def run_one(conn: psycopg.Connection, job: str, as_of: datetime) -> Run:
         with conn.transaction():
             conn.execute("select jobs.record_failure(%s, %s, %s, %s)", [job, as_of, started, str(exc)])
         return Run(job, as_of, None)
+    if job == "check_invariants":
+        if rows:
+            log.error("check_invariants for %s: %s violations (jobs.run_log.violations; each is logged above)",
+                      as_of.isoformat(), rows)
+        else:
+            log.info("check_invariants for %s: clean", as_of.isoformat())
+        return Run(job, as_of, rows)
     log.info("%s for %s: %s rows", job, as_of.isoformat(), rows)
     return Run(job, as_of, rows)
+
+
+def log_warnings(diag: psycopg.errors.Diagnostic) -> None:
+    """The database's warnings (each violation check_invariants found) into the scheduler's log."""
+    if diag.severity_nonlocalized == "WARNING":
+        log.warning("%s: %s", diag.message_primary, diag.message_detail)
+
+
+def connect() -> psycopg.Connection:
+    conn = psycopg.connect(dsn(), autocommit=True)
+    conn.add_notice_handler(log_warnings)
+    return conn
 
 
 def run_due(conn: psycopg.Connection, after: datetime, until: datetime) -> list[Run]:
@@ -102,7 +123,7 @@ def plan(scheduler: BaseScheduler, conn: psycopg.Connection, now: datetime,
 
 
 def fire(job: str, as_of: datetime) -> None:
-    with psycopg.connect(dsn(), autocommit=True) as conn:
+    with connect() as conn:
         run_one(conn, job, as_of)
 
 
@@ -112,7 +133,7 @@ def main() -> None:
 
     def replan() -> None:
         now = datetime.now(UTC)
-        with psycopg.connect(dsn(), autocommit=True) as conn:
+        with connect() as conn:
             caught = catch_up(conn, now)
             planned = plan(scheduler, conn, now, fire)
         log.info("caught up %d runs, %d planned until %s", len(caught), planned, (now + HORIZON).isoformat())

@@ -3,7 +3,9 @@ unprivileged run user when we are root (PostgreSQL refuses to run as root)."""
 
 from __future__ import annotations
 
+import os
 import subprocess
+import sys
 import time
 
 import psycopg
@@ -39,6 +41,31 @@ def _settings(cfg: Config) -> str:
     return "\n".join(lines) + "\n"
 
 
+ARCHIVING_CONF = "mbt_archiving.conf"  # in the data directory, included by postgresql.conf
+
+
+def _write_archiving(cfg: Config) -> None:
+    """WAL archiving into the pgBackRest repository (mbtctl/backup.py) when the cluster archives, else off:
+    written before every start, so a restored data directory archives as its new cluster says."""
+    if cfg.wal_archiving:
+        from . import backup  # backup runs this module's start and stop
+
+        backup.write_conf(cfg)
+        command = backup.archive_command(cfg).replace("'", "''")
+        text = f"wal_level = replica\narchive_mode = on\narchive_command = '{command}'\narchive_timeout = 60\n"
+    else:
+        text = "archive_mode = off\n"
+    (cfg.pg_data / ARCHIVING_CONF).write_text("# written by mbtctl/cluster.py at every start\n" + text)
+    ids = cfg.run_user_ids()
+    if ids:
+        os.chown(cfg.pg_data / ARCHIVING_CONF, *ids)
+    conf = cfg.pg_data / "postgresql.conf"
+    include = f"include_if_exists = '{ARCHIVING_CONF}'"
+    if include not in conf.read_text():  # clusters made before backups existed
+        with open(conf, "a") as f:
+            f.write(f"{include}\n")
+
+
 def init(cfg: Config) -> bool:
     """initdb once; returns True when it created the cluster."""
     give_to_run_user(cfg, cfg.data_dir, cfg.run_dir, cfg.log_dir)
@@ -63,20 +90,35 @@ def is_running(cfg: Config) -> bool:
         return False
 
 
-def start(cfg: Config) -> bool:
-    """Start the cluster unless it runs; returns True when this call started it."""
+def start(cfg: Config, timeout: float = 60) -> bool:
+    """Start the cluster unless it runs; returns True when this call started it. A cluster that archives
+    its WAL gets its pgBackRest stanza (once). timeout: seconds to wait for it to accept connections
+    (a restored cluster replays WAL first)."""
     if is_running(cfg):
         return False
+    _write_archiving(cfg)
     logfile = cfg.log_dir / "postgresql.log"
     try:
         run_as_user(cfg, [
-            str(PG_BIN / "pg_ctl"), "-D", str(cfg.pg_data), "-l", str(logfile), "-w", "-t", "60",
+            str(PG_BIN / "pg_ctl"), "-D", str(cfg.pg_data), "-l", str(logfile), "-w", "-t", str(int(timeout)),
             "-o", f"-p {cfg.pg_port} -k {cfg.run_dir}", "start",
         ])
     except subprocess.CalledProcessError as exc:
         raise ClusterError(f"PostgreSQL did not start:\n{exc.stdout}{exc.stderr}\n{tail(logfile)}") from exc
-    wait_ready(cfg)
+    wait_ready(cfg, timeout)
+    if cfg.wal_archiving and not _recovering(cfg):
+        from . import backup
+
+        try:
+            backup.ensure_stanza(cfg)
+        except backup.BackupError as exc:  # the stack runs; its WAL waits in pg_wal until archiving works
+            print(f"warning: {exc}", file=sys.stderr)
     return True
+
+
+def _recovering(cfg: Config) -> bool:
+    with psycopg.connect(cfg.dsn(dbname="postgres"), connect_timeout=5) as conn:
+        return conn.execute("select pg_is_in_recovery()").fetchone()[0]
 
 
 def wait_ready(cfg: Config, timeout: float = 30.0) -> None:
@@ -94,5 +136,11 @@ def wait_ready(cfg: Config, timeout: float = 30.0) -> None:
 def stop(cfg: Config) -> bool:
     if not (cfg.pg_data / "PG_VERSION").exists() or not is_running(cfg):
         return False
+    if cfg.wal_archiving:  # the last WAL is archived as the cluster shuts down: a restore finds every commit
+        try:
+            with psycopg.connect(cfg.dsn(dbname="postgres"), autocommit=True, connect_timeout=5) as conn:
+                conn.execute("select pg_switch_wal()")
+        except psycopg.Error:
+            pass  # in recovery, or not answering: pg_ctl stops it all the same
     run_as_user(cfg, [str(PG_BIN / "pg_ctl"), "-D", str(cfg.pg_data), "-m", "fast", "-w", "stop"])
     return True

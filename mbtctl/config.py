@@ -70,6 +70,10 @@ class Config:
     # start the market-data services (marketsim, ingestor) and the trade_updates consumer: `make run` does
     # (MBT_MARKET_DATA=0 turns them off); a stack built in code (tests, bench) runs its own, if any
     market_data: bool = False
+    # WAL archiving into the pgBackRest repository (mbtctl/backup.py: make backup / make restore): `make run`'s
+    # cluster archives (MBT_WAL_ARCHIVING=0 turns it off); a cluster built in code does when asked to
+    wal_archiving: bool = False
+    backup_dir: Path | None = None  # MBT_BACKUP_DIR: the pgBackRest repository; None: <data_dir>/backup
 
     @classmethod
     def from_env(cls) -> Config:
@@ -93,6 +97,8 @@ class Config:
             market_data=os.environ.get("MBT_MARKET_DATA", "1") not in ("0", "false", "no"),
             gateway_workers=_int("MBT_GATEWAY_WORKERS", 1),
             postgrest_slots=_int("MBT_POSTGREST_SLOTS", 0) or None,
+            wal_archiving=os.environ.get("MBT_WAL_ARCHIVING", "1") not in ("0", "false", "no"),
+            backup_dir=Path(os.environ["MBT_BACKUP_DIR"]).resolve() if os.environ.get("MBT_BACKUP_DIR") else None,
         )
 
     def with_(self, **changes) -> Config:
@@ -111,6 +117,11 @@ class Config:
     @property
     def log_dir(self) -> Path:
         return self.data_dir / "log"
+
+    @property
+    def backup_repo(self) -> Path:
+        """The pgBackRest repository of the local cluster's backups and archived WAL."""
+        return self.backup_dir or self.data_dir / "backup"
 
     @property
     def secrets_file(self) -> Path:

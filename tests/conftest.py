@@ -221,3 +221,15 @@ def assert_error(response: httpx.Response, status: int, code: str) -> dict:
 
 def money(value: str) -> Decimal:
     return Decimal(value)
+
+
+def invariant_violations(conn: psycopg.Connection, as_of: datetime | str = "infinity") -> list[tuple]:
+    """mbt.check_invariants at as_of (by default everything recorded, whatever its time): (account_id,
+    invariant, details) of every violation, over every account of the test database."""
+    return conn.execute("select account_id, invariant, details from mbt.check_invariants(%s::timestamptz)",
+                        [as_of]).fetchall()
+
+
+def assert_invariants(conn: psycopg.Connection, as_of: datetime | str = "infinity") -> None:
+    """The ledger's truths hold (after a test that stresses the engine): mbt.check_invariants is empty."""
+    assert invariant_violations(conn, as_of) == []

@@ -8,7 +8,7 @@ from decimal import Decimal as D
 
 import pytest
 
-from conftest import sign_up_in_db
+from conftest import assert_invariants, sign_up_in_db
 from engine import add_asset, balances, et, insert_quotes, order, position, submit
 
 LIMIT_BUY = {"symbol": "ZEXP", "qty": 10, "side": "buy", "type": "limit", "limit_price": "20.00",
@@ -52,6 +52,7 @@ def test_a_day_order_expires_at_the_close_and_not_a_moment_before(db, acct):
     expire_day(db, et("2026-11-24 16:00"))
     expired = order(db, o["id"])
     assert (expired["status"], instant(expired["expired_at"])) == ("expired", et("2026-11-24 16:00"))
+    assert_invariants(db)
 
 
 def test_expiry_releases_the_hold(db, acct):
@@ -60,6 +61,7 @@ def test_expiry_releases_the_hold(db, acct):
     expire_day(db, et("2026-11-24 16:00"))
     assert balances(db, acct)["held"] == 0
     assert balances(db, acct)["buying_power"] == D("200000.00")
+    assert_invariants(db)
 
 
 def test_expiry_writes_an_audit_row_and_an_expired_trade_update(db, acct):
@@ -72,6 +74,7 @@ def test_expiry_writes_an_audit_row_and_an_expired_trade_update(db, acct):
     # the event's time is the close the order expired at, not the (later) time the job ran
     assert instant(message["timestamp"]) == et("2026-11-24 16:00")
     assert message["order"]["status"] == "expired" and message["account_id"] == str(acct)
+    assert_invariants(db)
 
 
 def test_on_the_early_close_after_thanksgiving_a_day_order_expires_at_13_00(db, acct):
@@ -81,6 +84,7 @@ def test_on_the_early_close_after_thanksgiving_a_day_order_expires_at_13_00(db, 
     assert order(db, o["id"])["status"] == "new"
     expire_day(db, et("2026-11-27 13:00"))
     assert order(db, o["id"])["status"] == "expired"
+    assert_invariants(db)
 
 
 def test_an_extended_hours_order_lives_until_the_end_of_after_hours(db, acct):
@@ -89,6 +93,7 @@ def test_an_extended_hours_order_lives_until_the_end_of_after_hours(db, acct):
     assert order(db, o["id"])["status"] == "new"
     expire_day(db, et("2026-11-24 20:00"))
     assert order(db, o["id"])["status"] == "expired"
+    assert_invariants(db)
 
 
 def test_an_extended_hours_order_on_an_early_close_day_expires_at_17_00(db, acct):
@@ -97,6 +102,7 @@ def test_an_extended_hours_order_on_an_early_close_day_expires_at_17_00(db, acct
     assert order(db, o["id"])["status"] == "new"
     expire_day(db, et("2026-11-27 17:00"))
     assert order(db, o["id"])["status"] == "expired"
+    assert_invariants(db)
 
 
 def test_a_partially_filled_order_expires_with_its_fill_kept(db, acct):
@@ -109,6 +115,7 @@ def test_a_partially_filled_order_expires_with_its_fill_kept(db, acct):
     assert position(db, acct, "ZEXP")[0] == D(100)
     assert balances(db, acct)["held"] == 0
     assert events(db, o["id"]) == ["submitted", "partial_fill", "expired"]
+    assert_invariants(db)
 
 
 def test_an_unfilled_opg_order_expires_after_the_opening_auction_window(db, acct):
@@ -119,6 +126,7 @@ def test_an_unfilled_opg_order_expires_after_the_opening_auction_window(db, acct
     assert order(db, o["id"])["status"] == "accepted"
     expire_day(db, et("2026-11-24 09:31"))
     assert order(db, o["id"])["status"] == "expired"
+    assert_invariants(db)
 
 
 def test_an_unfilled_cls_order_expires_at_the_close(db, acct):
@@ -127,6 +135,7 @@ def test_an_unfilled_cls_order_expires_at_the_close(db, acct):
     assert order(db, o["id"])["status"] == "new"
     expire_day(db, et("2026-11-24 16:00"))
     assert order(db, o["id"])["status"] == "expired"
+    assert_invariants(db)
 
 
 def test_a_gtc_order_expires_90_days_after_creation_at_16_15(db, acct):
@@ -139,12 +148,14 @@ def test_a_gtc_order_expires_90_days_after_creation_at_16_15(db, acct):
     expire_gtc(db, et("2027-02-22 16:15"))
     expired = order(db, o["id"])
     assert (expired["status"], instant(expired["expired_at"])) == ("expired", et("2027-02-22 16:15"))
+    assert_invariants(db)
 
 
 def test_gtc_expiry_leaves_day_orders_alone(db, acct):
     o = submit(db, acct, et("2026-11-24 10:00"), **LIMIT_BUY)
     expire_gtc(db, et("2026-11-25 16:15"))
     assert order(db, o["id"])["status"] == "new"
+    assert_invariants(db)
 
 
 def test_expiring_twice_changes_nothing(db, acct):
@@ -156,6 +167,7 @@ def test_expiring_twice_changes_nothing(db, acct):
     assert order(db, o["id"]) == state
     assert events(db, o["id"]) == ["submitted", "expired"]
     assert trade_update_events(db, o["id"]) == ["new", "expired"]
+    assert_invariants(db)
 
 
 def test_filled_and_canceled_orders_do_not_expire(db, acct):
@@ -166,3 +178,4 @@ def test_filled_and_canceled_orders_do_not_expire(db, acct):
     expire_day(db, et("2026-11-24 16:00"))
     assert order(db, filled["id"])["status"] == "filled"
     assert order(db, canceled["id"])["status"] == "canceled"
+    assert_invariants(db)

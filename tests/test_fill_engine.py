@@ -6,7 +6,7 @@ from decimal import Decimal as D
 
 import pytest
 
-from conftest import sign_up_in_db
+from conftest import assert_invariants, sign_up_in_db
 from engine import add_asset, cash, et, fills, insert_quotes, order, position, submit
 
 BUY_ONE_AT_MARKET = {"symbol": "ZAAA", "qty": 1, "side": "buy", "type": "market", "time_in_force": "day"}
@@ -31,6 +31,7 @@ def test_a_marketable_market_buy_fills_at_once_at_the_ask_of_the_fresh_quote(db,
     # 100,000.00 - 10 x 190.02 = 98,099.80
     assert cash(db, acct) == D("98099.80")
     assert position(db, acct, "ZAAA") == (D(10), D("190.020000000"), D(0))
+    assert_invariants(db)
 
 
 def test_without_a_fresh_quote_a_market_order_rests_until_the_next_quote(db, acct):
@@ -41,6 +42,7 @@ def test_without_a_fresh_quote_a_market_order_rests_until_the_next_quote(db, acc
     insert_quotes(db, ("ZAAA", "190.00", "190.05", et("2026-11-24 10:00:02")))
     assert order(db, o["id"])["status"] == "filled"
     assert fills(db, o["id"])[0]["price"] == D("190.05")
+    assert_invariants(db)
 
 
 def test_a_limit_buy_rests_until_marketable_and_fills_at_the_quote(db, acct):
@@ -51,6 +53,7 @@ def test_a_limit_buy_rests_until_marketable_and_fills_at_the_quote(db, acct):
     insert_quotes(db, ("ZAAA", "189.30", "189.40", et("2026-11-24 10:00:02")))
     [f] = fills(db, o["id"])
     assert (f["price"], f["rule"]) == (D("189.40"), "limit_marketable")  # better than the 189.50 limit
+    assert_invariants(db)
 
 
 def test_a_sell_stop_triggers_on_the_bid_and_fills_there(db, acct):
@@ -67,6 +70,7 @@ def test_a_sell_stop_triggers_on_the_bid_and_fills_there(db, acct):
     # bought 10 at 190.02, sold 10 at 184.90: realized (184.90 - 190.02) x 10 = -51.20
     assert f["realized_pl"] == D("-51.20")
     assert position(db, acct, "ZAAA")[2] == D("-51.20")
+    assert_invariants(db)
 
 
 def test_a_buy_stop_limit_triggers_on_the_ask_then_waits_for_its_limit(db, acct):
@@ -79,6 +83,7 @@ def test_a_buy_stop_limit_triggers_on_the_ask_then_waits_for_its_limit(db, acct)
     insert_quotes(db, ("ZAAA", "190.80", "190.90", et("2026-11-24 10:00:02")))  # below the stop, but triggered
     [f] = fills(db, o["id"])
     assert (f["price"], f["rule"]) == (D("190.90"), "stop_limit_triggered_marketable")
+    assert_invariants(db)
 
 
 def test_one_quote_fills_at_most_its_displayed_size_and_the_rest_rests(db, acct):
@@ -94,6 +99,7 @@ def test_one_quote_fills_at_most_its_displayed_size_and_the_rest_rests(db, acct)
     done = order(db, o["id"])
     # (100 x 190.02 + 100 x 190.04 + 50 x 190.06) / 250 = 190.036
     assert (done["status"], D(done["filled_avg_price"])) == ("filled", D("190.036"))
+    assert_invariants(db)
 
 
 def test_the_full_fill_model_fills_whole_on_one_quote_as_alpaca_paper_does(db, acct):
@@ -102,6 +108,7 @@ def test_the_full_fill_model_fills_whole_on_one_quote_as_alpaca_paper_does(db, a
                limit_price="190.10", time_in_force="day")
     insert_quotes(db, ("ZAAA", "190.00", "190.02", et("2026-11-24 10:00:01"), 100, 100))
     assert [f["qty"] for f in fills(db, o["id"])] == [D(1000)]
+    assert_invariants(db)
 
 
 @pytest.mark.parametrize(("bid", "ask", "lag", "why"), [
@@ -115,6 +122,7 @@ def test_quotes_that_are_crossed_locked_zero_or_stale_never_fill(db, acct, bid, 
     o = submit(db, acct, et("2026-11-24 10:00:00"), **BUY_ONE_AT_MARKET)
     insert_quotes(db, ("ZAAA", bid, ask, et("2026-11-24 10:00:01"), 100, 100, lag))
     assert order(db, o["id"])["status"] == "new", why
+    assert_invariants(db)
 
 
 def test_a_zero_size_on_the_side_an_order_takes_never_fills(db, acct):
@@ -122,6 +130,7 @@ def test_a_zero_size_on_the_side_an_order_takes_never_fills(db, acct):
     o = submit(db, acct, et("2026-11-24 10:00:00"), **BUY_ONE_AT_MARKET)
     insert_quotes(db, ("ZAAA", "189.98", "190.02", et("2026-11-24 10:00:01"), 100, 0))
     assert order(db, o["id"])["status"] == "new"
+    assert_invariants(db)
 
 
 def test_a_quote_older_than_the_order_never_fills_it(db, acct):
@@ -129,6 +138,7 @@ def test_a_quote_older_than_the_order_never_fills_it(db, acct):
     o = submit(db, acct, et("2026-11-24 10:00:05"), **BUY_ONE_AT_MARKET)
     insert_quotes(db, ("ZAAA", "189.98", "190.02", et("2026-11-24 10:00:04")))  # arrives late, timestamped before
     assert order(db, o["id"])["status"] == "new"
+    assert_invariants(db)
 
 
 def test_a_day_order_fills_only_in_regular_hours_unless_extended(db, acct):
@@ -142,6 +152,7 @@ def test_a_day_order_fills_only_in_regular_hours_unless_extended(db, acct):
     assert (order(db, plain["id"])["status"], order(db, extended["id"])["status"]) == ("accepted", "filled")
     insert_quotes(db, ("ZAAA", "189.98", "190.02", et("2026-11-24 09:30")))
     assert order(db, plain["id"])["status"] == "filled"
+    assert_invariants(db)
 
 
 def test_a_day_order_does_not_fill_after_its_session_closed(db, acct):
@@ -150,6 +161,7 @@ def test_a_day_order_does_not_fill_after_its_session_closed(db, acct):
     assert o["expires_at"].startswith("2026-11-24T21:00:00")  # 16:00 ET
     insert_quotes(db, ("ZAAA", "179.00", "179.05", et("2026-11-25 10:00")))
     assert order(db, o["id"])["status"] == "new"  # the expiry job marks it expired
+    assert_invariants(db)
 
 
 def test_one_batch_fills_several_orders_on_several_symbols_in_time_order(db, acct):
@@ -163,6 +175,7 @@ def test_one_batch_fills_several_orders_on_several_symbols_in_time_order(db, acc
     assert [f["price"] for f in fills(db, a["id"])] == [D("99.99")]
     assert [f["price"] for f in fills(db, b["id"])] == [D("49.95")]
     assert cash(db, acct) == D("100000.00") - D("99.99") - 2 * D("49.95")
+    assert_invariants(db)
 
 
 def test_positions_average_in_realize_on_the_way_out_and_can_flip_short(db, acct):
@@ -179,3 +192,4 @@ def test_positions_average_in_realize_on_the_way_out_and_can_flip_short(db, acct
     trade("sell", 20, "90.00", "90.01", "2026-11-24 10:03:00")
     # closes 15 at 90 (15 x -15 = -225), opens 5 short at 90
     assert position(db, acct, "ZAAA") == (D(-5), D("90"), D("-150"))
+    assert_invariants(db)

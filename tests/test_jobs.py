@@ -42,13 +42,14 @@ def test_the_runs_of_the_early_close_after_thanksgiving(db):
         ("expire_day_orders", et("2026-11-27 17:00")),  # after-hours end 4 hours after an early close
         ("market_data_retention", et("2026-11-27 20:30")),  # when no session runs
         ("tier_retention", et("2026-11-27 20:45")),
+        ("check_invariants", et("2026-11-27 21:30")),  # the ledger's truths, after the day and the purges
     ]
 
 
-def test_a_weekend_day_has_only_the_gtc_and_retention_runs(db):
+def test_a_weekend_day_has_only_the_gtc_retention_and_invariant_runs(db):
     assert scheduler.due_runs(db, et("2026-11-28 00:00"), et("2026-11-29 00:00")) == [
         ("expire_gtc_orders", et("2026-11-28 16:15")), ("market_data_retention", et("2026-11-28 20:30")),
-        ("tier_retention", et("2026-11-28 20:45"))]
+        ("tier_retention", et("2026-11-28 20:45")), ("check_invariants", et("2026-11-28 21:30"))]
 
 
 def test_running_a_job_twice_changes_nothing_the_second_time(db, acct):
@@ -77,13 +78,13 @@ def test_the_scheduler_runs_a_day_in_time_order_and_a_rerun_changes_nothing(db, 
     runs = scheduler.run_due(db, et("2026-11-27 00:00"), et("2026-11-28 00:00"))
     assert [r.job for r in runs] == ["expire_day_orders", "expire_day_orders", "write_eod_snapshots",
                                      "expire_gtc_orders", "expire_day_orders", "market_data_retention",
-                                     "tier_retention"]
+                                     "tier_retention", "check_invariants"]
     assert all(r.rows is not None for r in runs)
     assert db.execute("select status, expired_at from mbt.orders where order_id = %s", [o["id"]]).fetchone() == (
         "expired", et("2026-11-27 13:00"))
     again = scheduler.run_due(db, et("2026-11-27 00:00"), et("2026-11-28 00:00"))
-    assert [r.rows for r in again] == [0, 0, 0, 0, 0, 0, 0]
-    assert len(run_log(db, before)) == 14
+    assert [r.rows for r in again] == [0, 0, 0, 0, 0, 0, 0, 0]  # check_invariants: no violation
+    assert len(run_log(db, before)) == 16
 
 
 def test_catching_up_runs_what_has_no_successful_run_logged(db, acct):

@@ -5,6 +5,7 @@ import shutil
 import subprocess
 import sys
 import uuid
+from decimal import Decimal
 
 import psycopg
 import pytest
@@ -158,3 +159,40 @@ def test_migrate_status_only_reads(cfg, scratch_db):
         states = migrate.status(conn)
         assert all(s.applied_at is None for s in states)
         assert conn.execute("select to_regnamespace('ops')").fetchone()[0] is None
+
+
+def test_0024_carries_the_cash_that_earlier_purges_removed(cfg, scratch_db):
+    """An account purged before 0024: its opening deposit and first trades are gone. Kept: a deposit of
+    1,000.00 and a sell of 5 at 60.00 (+300.00); cash 100,800.00. What the purged rows moved is what the kept
+    ones do not explain: 100,800.00 - 1,000.00 - 300.00 = 99,500.00, carried so the ledger still adds up."""
+    db = scratch_db()
+    with psycopg.connect(cfg.dsn(dbname=db)) as conn:
+        migrate.migrate(conn, [m for m in migrate.discover() if m.version < 24])
+        conn.execute("""
+            with u as (
+                insert into auth.users (email, password_hash) values ('purged@example.com', 'x') returning user_id
+            ), a as (
+                insert into mbt.accounts (user_id, cash) select user_id, 100800.00 from u returning account_id
+            ), d as (
+                insert into mbt.cash_activities (account_id, activity_type, activity_at, net_amount)
+                select account_id, 'CSD', '2026-11-02 15:00+00', 1000.00 from a
+            ), o as (
+                insert into mbt.orders (account_id, client_order_id, symbol, asset_id, asset_class, side, order_type,
+                    time_in_force, position_intent, qty, status, filled_qty, created_at, updated_at, submitted_at)
+                select account_id, 'kept', 'ZMIG', gen_random_uuid(), 'us_equity', 'sell', 'market', 'day',
+                    'sell_to_close', 5, 'filled', 5, '2026-11-02 15:00+00', '2026-11-02 15:00+00', '2026-11-02 15:00+00'
+                from a returning account_id, order_id
+            ), f as (
+                insert into mbt.fills (account_id, order_id, symbol, side, qty, price, rule, engine_version, quote_id,
+                    quote_bid_price, quote_ask_price, quote_bid_size, quote_ask_size, quote_bid_exchange,
+                    quote_ask_exchange, quote_time, cum_qty, leaves_qty, position_qty, transaction_time)
+                select account_id, order_id, 'ZMIG', 'sell', 5, 60.00, 'market_at_bid', 'test', 1, 60.00, 60.10, 100,
+                    100, 'Q', 'Q', '2026-11-02 15:00+00', 5, 0, 5, '2026-11-02 15:00+00'
+                from o
+            )
+            insert into mbt.retention_carry (account_id, purged_before, net_deposits, updated_at)
+            select account_id, '2026-08-03', 100000.00, '2026-11-02 01:45+00' from a
+        """)
+        conn.commit()
+        migrate.migrate(conn)
+        assert conn.execute("select cash from mbt.retention_carry").fetchone()[0] == Decimal("99500.00")

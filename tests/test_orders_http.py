@@ -8,7 +8,7 @@ from decimal import Decimal as D
 import psycopg
 import pytest
 
-from conftest import assert_error, sign_up
+from conftest import assert_error, assert_invariants, sign_up
 from engine import insert_quotes
 
 # orders through the gateway are valued at now() against the session it falls in
@@ -78,7 +78,7 @@ def test_another_users_order_cannot_be_cancelled(api, user, symbol):
     assert_error(api.post("/api/rpc/cancel_order", json={"id": order["id"]}, headers=stranger.auth), 404, "MBO14")
 
 
-def test_twenty_parallel_submissions_never_overdraw_the_account(cfg, api, symbol):
+def test_twenty_parallel_submissions_never_overdraw_the_account(cfg, api, admin, symbol):
     user = sign_up(api)
     account_id = user.account_id
     # buying power 200,000.00; each order holds 100 x 150.00 = 15,000.00: 13 fit (195,000.00), 7 cannot
@@ -98,6 +98,7 @@ def test_twenty_parallel_submissions_never_overdraw_the_account(cfg, api, symbol
         outcomes = list(pool.map(submit_one, range(20)))
     assert outcomes.count("ok") == 13 and outcomes.count("MBO11") == 7
     assert api.get("/api/account", headers=user.auth).json()["buying_power"] == "5000.00"  # 200,000 - 13 x 15,000
+    assert_invariants(admin)
 
 
 def test_a_bracket_over_http_enters_then_exits_at_the_take_profit(api, admin, user, symbol, next_open):

@@ -28,7 +28,7 @@ from decimal import Decimal as D
 import psycopg
 import pytest
 
-from conftest import act_as, sign_up_in_db
+from conftest import act_as, assert_invariants, sign_up_in_db
 from engine import add_asset, et, insert_quotes, submit
 from jobs import tier_retention
 
@@ -180,6 +180,7 @@ def test_free_keeps_new_york_days_89_and_90_and_purges_day_91(db, acct, script):
         "select trading_date from mbt.account_snapshots where account_id = %s and trading_date < '2026-09-03' "
         "order by 1", [acct])]
     assert days == ["2026-09-01", "2026-09-02"]
+    assert_invariants(db)
 
 
 def test_the_day_is_the_new_york_day_not_the_utc_one(db, acct, script):
@@ -198,6 +199,7 @@ def test_pro_keeps_three_years_to_the_day(db, user, acct):
     assert db.execute("select net_amount from mbt.cash_activities where account_id = %s and activity_type = 'DIV'",
                       [acct]).fetchall() == [(D("4.00"),)]
     assert log_row(db, acct, as_of)["cutoff_day"].isoformat() == "2026-06-01"
+    assert_invariants(db)
 
 
 def test_pro_plus_keeps_everything(db, user, acct, script):
@@ -210,6 +212,7 @@ def test_four_days_earlier_day_94_is_day_90_and_stays(db, acct, script):
     purge(db, acct, et("2026-11-26 20:45"))  # cut-off 2026-08-28: only the opening deposit of 2026-01-02 is older
     assert all(exists(db, order_id) for order_id in script.values())
     assert count_older(db, acct, "2026-08-29")["account_snapshots"] == 1
+    assert_invariants(db)
 
 
 # --- what must stay, and what goes with what ----------------------------------------------------------
@@ -232,6 +235,7 @@ def test_nothing_older_than_the_horizon_remains_but_open_orders_and_what_they_ne
         "select count(*) from mbt.order_events as e where e.account_id = %s and e.event_at < %s "
         "and e.order_id <> all(%s)", [acct, et(f"{CUTOFF} 00:00"), [r[0] for r in retained_orders]]).fetchone()[0]
     assert orphans == 0  # every old audit row left belongs to an order that stays
+    assert_invariants(db)
 
 
 def test_the_audit_trail_and_the_fills_go_with_their_order(db, acct, script):
@@ -280,6 +284,7 @@ def test_balances_positions_and_the_visible_history_are_unchanged(db, user, acct
     assert after["positions_table"] == [("ZRB", D("10"), D("20"), D("0")),
                                         ("ZRT", D("85"), before["positions_table"][1][2], D("28.0000"))]
     assert after["account"]["cash"] == "100581.34"
+    assert_invariants(db)
 
 
 def test_portfolio_history_keeps_its_base_from_the_carried_close(db, user, acct, script):
@@ -307,6 +312,7 @@ def test_replay_of_the_retained_period_reproduces_its_fills(db, acct, script):
                       [acct, et("2026-09-01 00:00"), et("2026-09-03 00:00")]).fetchall() == []
     assert db.execute("select qty, avg_entry_price from mbt.retention_positions where account_id = %s",
                       [acct]).fetchone() == (D("90"), D("50.000000000"))  # 100 at 50.00 less 10 sold
+    assert_invariants(db)
 
 
 # --- tiers changing -----------------------------------------------------------------------------------
@@ -318,6 +324,7 @@ def test_an_upgrade_stops_the_purge_at_the_next_batch(db, user, acct, script):
     set_tier(db, user["user_id"], "pro")
     assert db.execute("select removed from mbt.purge_expired_history(%s, %s, 1)", [[acct], AS_OF]).fetchall() == [(0,)]
     assert count_older(db, acct, CUTOFF)["cash_activities"] == 2  # one of three went before the upgrade
+    assert_invariants(db)
 
 
 def test_a_downgrade_applies_the_shorter_history_at_the_next_run(db, user, acct, script):
@@ -326,6 +333,7 @@ def test_a_downgrade_applies_the_shorter_history_at_the_next_run(db, user, acct,
     set_tier(db, user["user_id"], "free")
     assert purge(db, acct, AS_OF + timedelta(days=1)) > 0
     assert count_older(db, acct, "2026-09-02")["cash_activities"] == 0
+    assert_invariants(db)
 
 
 # --- the job ------------------------------------------------------------------------------------------
@@ -333,6 +341,7 @@ def test_a_downgrade_applies_the_shorter_history_at_the_next_run(db, user, acct,
 def test_a_second_run_removes_nothing(db, acct, script):
     assert purge(db, acct) > 0
     assert db.execute("select mbt.apply_tier_retention(%s)", [AS_OF]).fetchone()[0] == 0  # for every account
+    assert_invariants(db)
 
 
 def test_the_job_log_records_what_went_per_table_with_the_horizon_and_cut_off(db, acct, script):
@@ -354,6 +363,7 @@ def test_the_batched_job_logs_one_run_and_a_rerun_logs_zero(db, acct, script):
     runs = db.execute("select rows_affected from jobs.run_log where job = 'tier_retention' and as_of = %s "
                       "order by run_id", [AS_OF]).fetchall()
     assert runs[-2:] == [(first.rows,), (0,)]
+    assert_invariants(db)
 
 
 def test_a_second_run_meanwhile_is_refused(cfg, db):
@@ -382,6 +392,7 @@ def test_a_purge_running_while_orders_are_submitted_loses_nothing(cfg, admin):
         select a, 'DIV', %s::timestamptz + make_interval(mins => g), 0.01, 'old'
         from unnest(%s::uuid[]) as a cross join generate_series(1, 200) as g
     """, [et("2026-03-02 10:00"), accounts])
+    admin.execute("update mbt.accounts set cash = cash + 2.00 where account_id = any(%s)", [accounts])  # 200 x 0.01
     errors, submitted = [], []
 
     def submitter(k: int) -> None:
@@ -412,6 +423,7 @@ def test_a_purge_running_while_orders_are_submitted_loses_nothing(cfg, admin):
         assert left == 0
         assert admin.execute("select count(*) from mbt.orders where order_id = any(%s)",
                              [submitted]).fetchone()[0] == len(submitted) == 100
+        assert_invariants(admin)
     finally:
         for u in users:
             admin.execute("select auth.erase_user(%s)", [u["user_id"]])

@@ -10,7 +10,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 
-from conftest import sign_up_in_db
+from conftest import assert_invariants, sign_up_in_db
 from engine import add_asset, et, insert_quotes, order, submit
 
 START = et("2026-11-24 10:00:00")
@@ -44,7 +44,10 @@ def test_riders_fill_and_trail_exactly_as_stops_trailing_alone(db, seed):
     add_asset(db, "ZRDR")
     # sell stops in one account (it holds the shares), buy stops in another (wash-trade protection)
     accounts = {side: sign_up_in_db(db)["account_id"] for side in ("sell", "buy")}
-    db.execute("update mbt.accounts set cash = 10000000 where account_id = any(%s)", [list(accounts.values())])
+    for account in accounts.values():  # a deposit of 9,900,000.00 each, as the ledger books one
+        db.execute("insert into mbt.cash_activities (account_id, activity_type, activity_at, net_amount) "
+                   "values (%s, 'CSD', %s, 9900000.00)", [account, START - timedelta(days=1)])
+        db.execute("update mbt.accounts set cash = cash + 9900000.00 where account_id = %s", [account])
     bid = Decimal("100.00")
     at = START
     insert_quotes(db, ("ZRDR", bid, bid + CENT * 5, at))
@@ -101,3 +104,4 @@ def test_riders_fill_and_trail_exactly_as_stops_trailing_alone(db, seed):
     for account in accounts.values():
         assert db.execute("select * from mbt.replay_fills(%s, %s, %s)",
                           [account, et("2026-11-24 00:00"), et("2026-11-25 00:00")]).fetchall() == []
+    assert_invariants(db)

@@ -6,7 +6,7 @@ from decimal import Decimal as D
 
 import pytest
 
-from conftest import act_as, sign_up_in_db
+from conftest import act_as, assert_invariants, sign_up_in_db
 from engine import add_asset, et, fills, insert_quotes, order, submit
 
 
@@ -33,6 +33,7 @@ def sell_trailing(db, acct, **trail):
 def test_a_sell_trailing_stop_starts_from_the_bid_at_submission(db, acct):
     o = sell_trailing(db, acct, trail_price="2.00")
     assert (o["hwm"], o["stop_price"], o["trail_price"], o["status"]) == ("100", "98", "2", "new")
+    assert_invariants(db)
 
 
 def test_the_stop_follows_the_highest_bid_and_never_moves_back(db, acct):
@@ -43,6 +44,7 @@ def test_the_stop_follows_the_highest_bid_and_never_moves_back(db, acct):
     now = order(db, o["id"])
     # highest bid 103.00, stop 103.00 - 2.00 = 101.00; the fall to 102.00 leaves both where they were
     assert (now["hwm"], now["stop_price"], now["status"]) == ("103", "101", "new")
+    assert_invariants(db)
 
 
 def test_it_triggers_on_the_quote_that_crosses_the_stop_and_fills_at_its_bid(db, acct):
@@ -53,6 +55,7 @@ def test_it_triggers_on_the_quote_that_crosses_the_stop_and_fills_at_its_bid(db,
     [f] = fills(db, o["id"])
     assert (f["price"], f["rule"], f["qty"]) == (D("100.90"), "trailing_stop_triggered_bid", D(10))
     assert order(db, o["id"])["hwm"] == "103"
+    assert_invariants(db)
 
 
 def test_a_gap_through_the_stop_fills_at_the_gapped_bid(db, acct):
@@ -60,6 +63,7 @@ def test_a_gap_through_the_stop_fills_at_the_gapped_bid(db, acct):
     # stop 1% under 100.00 = 99.00; the market opens a gap to 95.00: the fill is 95.00, not 99.00
     insert_quotes(db, ("ZTRL", "95.00", "95.20", et("2026-11-24 10:05")))
     assert fills(db, o["id"])[0]["price"] == D("95.00")
+    assert_invariants(db)
 
 
 def test_a_percent_trail_rounds_the_stop_to_the_cent(db, acct):
@@ -67,6 +71,7 @@ def test_a_percent_trail_rounds_the_stop_to_the_cent(db, acct):
     insert_quotes(db, ("ZTRL", "101.37", "101.40", et("2026-11-24 10:02")))
     # 101.37 x (1 - 0.015) = 99.84945 -> 99.85
     assert order(db, o["id"])["stop_price"] == "99.85"
+    assert_invariants(db)
 
 
 def test_a_buy_trailing_stop_trails_the_lowest_ask(db, acct):
@@ -77,6 +82,7 @@ def test_a_buy_trailing_stop_trails_the_lowest_ask(db, acct):
                   ("ZTRL", "99.95", "100.05", et("2026-11-24 10:03")))    # ask 100.05 >= 100.00: bought
     [f] = fills(db, o["id"])
     assert (f["price"], f["rule"]) == (D("100.05"), "trailing_stop_triggered_ask")
+    assert_invariants(db)
 
 
 def test_quotes_outside_regular_hours_neither_move_nor_trigger_it(db, acct):
@@ -85,6 +91,7 @@ def test_quotes_outside_regular_hours_neither_move_nor_trigger_it(db, acct):
                   ("ZTRL", "90.00", "90.10", et("2026-11-24 17:01")))     # after hours: no trigger
     now = order(db, o["id"])
     assert (now["hwm"], now["stop_price"], now["status"]) == ("100", "98", "new")
+    assert_invariants(db)
 
 
 def test_replace_changes_the_trail_in_its_unit(db, acct):
@@ -93,6 +100,7 @@ def test_replace_changes_the_trail_in_its_unit(db, acct):
     new = db.execute("select mbt.order_json(mbt.replace_order(%s, %s, %s::jsonb, %s))",
                      [acct, o["id"], '{"trail": "0.50"}', et("2026-11-24 10:03")]).fetchone()[0]
     assert (new["trail_price"], new["hwm"], new["stop_price"], new["replaces"]) == ("0.5", "100.5", "100", o["id"])
+    assert_invariants(db)
 
 
 def test_a_batch_that_cannot_trigger_it_still_moves_its_mark_and_a_later_one_triggers_it(db, acct):
@@ -105,6 +113,7 @@ def test_a_batch_that_cannot_trigger_it_still_moves_its_mark_and_a_later_one_tri
     assert (now["hwm"], now["stop_price"], now["status"]) == ("105", "102.9", "new")
     insert_quotes(db, ("ZTRL", "102.90", "103.00", et("2026-11-24 10:05")))
     assert fills(db, o["id"])[0]["price"] == D("102.90")
+    assert_invariants(db)
 
 
 def test_a_triggered_trailing_stop_keeps_the_stop_price_it_triggered_at(db, acct):
@@ -115,6 +124,7 @@ def test_a_triggered_trailing_stop_keeps_the_stop_price_it_triggered_at(db, acct
     stored = db.execute("select hwm, stop_price, status from mbt.orders where order_id = %s", [o["id"]]).fetchone()
     assert stored == (D("103"), D("101"), "filled")
     assert (order(db, o["id"])["hwm"], order(db, o["id"])["stop_price"]) == ("103", "101")
+    assert_invariants(db)
 
 
 def test_quotes_on_a_symbol_without_orders_leave_the_trailing_stop_where_it_was(db, acct):
@@ -125,6 +135,7 @@ def test_quotes_on_a_symbol_without_orders_leave_the_trailing_stop_where_it_was(
                   ("ZTRL", "100.50", "100.60", et("2026-11-24 10:02")))
     now = order(db, o["id"])
     assert (now["hwm"], now["stop_price"], now["status"]) == ("100.5", "98.5", "new")
+    assert_invariants(db)
 
 
 # --- the marks a batch reads (mbt.trailing_marks): only the stops its prices can move or trigger ----------
@@ -140,6 +151,7 @@ def test_each_live_trailing_stop_has_a_mark_row_as_its_order_stands(db, acct):
     # the mark moved to 103.00 and the stop to 101.00, on the order and on its mark row alike
     assert mark_row(db, o["id"]) == (D("103"), D("101"))
     assert (order(db, o["id"])["hwm"], order(db, o["id"])["stop_price"]) == ("103", "101")
+    assert_invariants(db)
 
 
 def test_a_triggered_trailing_stop_has_no_mark_row(db, acct):
@@ -147,6 +159,7 @@ def test_a_triggered_trailing_stop_has_no_mark_row(db, acct):
     insert_quotes(db, ("ZTRL", "97.90", "98.00", et("2026-11-24 10:02")))  # bid 97.90 <= stop 98.00
     assert order(db, o["id"])["status"] == "filled"
     assert mark_row(db, o["id"]) is None
+    assert_invariants(db)
 
 
 def test_a_mark_moves_on_its_mark_row_and_the_order_shows_it_as_of_the_quote_that_moved_it(db, acct):
@@ -159,6 +172,7 @@ def test_a_mark_moves_on_its_mark_row_and_the_order_shows_it_as_of_the_quote_tha
     now = order(db, o["id"])
     assert (now["hwm"], now["stop_price"]) == ("103", "101")
     assert now["updated_at"] == "2026-11-24T15:02:00+00:00"  # 10:02 New York
+    assert_invariants(db)
 
 
 def canceled_at(db, acct, order_id, at):
@@ -174,6 +188,7 @@ def test_a_canceled_trailing_stop_keeps_the_mark_and_stop_it_stood_at(db, acct):
     o = sell_trailing(db, acct, trail_price="2.00")
     insert_quotes(db, ("ZTRL", "103.00", "103.10", et("2026-11-24 10:02")))
     assert canceled_at(db, acct, o["id"], et("2026-11-24 10:03")) == ((D("103"), "canceled"), ("103", "101"))
+    assert_invariants(db)
 
 
 def test_an_expired_trailing_stop_keeps_the_mark_it_stood_at(db, acct):
@@ -183,6 +198,7 @@ def test_an_expired_trailing_stop_keeps_the_mark_it_stood_at(db, acct):
     db.execute("select mbt.expire_day_orders(%s)", [et("2026-11-24 16:00")])
     assert (order(db, o["id"])["status"], order(db, o["id"])["hwm"], order(db, o["id"])["stop_price"]) == (
         "expired", "104", "102.96")
+    assert_invariants(db)
 
 
 def test_a_replaced_trailing_stop_keeps_the_mark_it_stood_at(db, acct):
@@ -191,12 +207,14 @@ def test_a_replaced_trailing_stop_keeps_the_mark_it_stood_at(db, acct):
     db.execute("select mbt.replace_order(%s, %s, %s::jsonb, %s)", [acct, o["id"], '{"trail": "0.50"}',
                                                                    et("2026-11-24 10:03")])
     assert (order(db, o["id"])["status"], order(db, o["id"])["hwm"]) == ("replaced", "103")
+    assert_invariants(db)
 
 
 def test_a_canceled_trailing_stop_has_no_mark_row(db, acct):
     o = sell_trailing(db, acct, trail_price="2.00")
     db.execute("select mbt.cancel_order(%s, %s, %s)", [acct, o["id"], et("2026-11-24 10:02")])
     assert mark_row(db, o["id"]) is None
+    assert_invariants(db)
 
 
 def test_an_expired_trailing_stop_has_no_mark_row(db, acct):
@@ -205,6 +223,7 @@ def test_an_expired_trailing_stop_has_no_mark_row(db, acct):
     db.execute("select mbt.expire_day_orders(%s)", [et("2026-11-24 16:00")])
     assert order(db, o["id"])["status"] == "expired"
     assert mark_row(db, o["id"]) is None
+    assert_invariants(db)
 
 
 def test_erasing_the_user_takes_the_mark_rows_with_the_orders(db):
@@ -213,6 +232,7 @@ def test_erasing_the_user_takes_the_mark_rows_with_the_orders(db):
     assert mark_row(db, o["id"]) is not None
     db.execute("select auth.erase_user(%s)", [user["user_id"]])
     assert mark_row(db, o["id"]) is None
+    assert_invariants(db)
 
 
 def test_a_replaced_trailing_stop_hands_its_mark_row_to_the_new_order_with_the_new_trail(db, acct):
@@ -221,6 +241,7 @@ def test_a_replaced_trailing_stop_hands_its_mark_row_to_the_new_order_with_the_n
                      [acct, o["id"], '{"trail": "0.50"}', et("2026-11-24 10:03")]).fetchone()[0]
     assert mark_row(db, o["id"]) is None
     assert mark_row(db, new["id"]) == (D("100"), D("99.5"))
+    assert_invariants(db)
 
 
 def test_a_batch_that_neither_moves_nor_reaches_a_stop_leaves_it_and_its_mark_row_as_they_were(db, acct):
@@ -232,6 +253,7 @@ def test_a_batch_that_neither_moves_nor_reaches_a_stop_leaves_it_and_its_mark_ro
     now = order(db, o["id"])
     assert (now["hwm"], now["stop_price"], now["status"]) == ("100", "98", "new")
     assert mark_row(db, o["id"]) == (D("100"), D("98"))
+    assert_invariants(db)
 
 
 def test_a_bid_a_cent_above_the_mark_moves_it_though_the_rest_of_the_batch_is_out_of_reach(db, acct):
@@ -240,6 +262,7 @@ def test_a_bid_a_cent_above_the_mark_moves_it_though_the_rest_of_the_batch_is_ou
                   ("ZTRL", "100.01", "100.11", et("2026-11-24 10:03")))
     now = order(db, o["id"])
     assert (now["hwm"], now["stop_price"], now["status"]) == ("100.01", "98.01", "new")
+    assert_invariants(db)
 
 
 def test_a_bid_exactly_at_the_stop_triggers_it_though_no_bid_moves_the_mark(db, acct):
@@ -248,6 +271,7 @@ def test_a_bid_exactly_at_the_stop_triggers_it_though_no_bid_moves_the_mark(db, 
                   ("ZTRL", "98.00", "98.10", et("2026-11-24 10:03")))   # bid 98.00 = stop 98.00
     [f] = fills(db, o["id"])
     assert (f["price"], f["rule"]) == (D("98.00"), "trailing_stop_triggered_bid")
+    assert_invariants(db)
 
 
 def test_a_buy_stop_moves_on_an_ask_a_cent_under_its_mark_and_triggers_on_an_ask_at_its_stop(db, acct):
@@ -268,6 +292,7 @@ def test_a_buy_stop_moves_on_an_ask_a_cent_under_its_mark_and_triggers_on_an_ask
                   ("ZTRL", "104.99", "105.08", et("2026-11-24 10:05")))
     assert (order(db, far["id"])["hwm"], order(db, far["id"])["status"]) == ("100.09", "new")
     assert mark_row(db, far["id"]) == (D("100.09"), D("105.09"))
+    assert_invariants(db)
 
 
 def test_a_moved_mark_shows_in_the_api_orders_view(db):
@@ -290,6 +315,7 @@ def test_a_moved_mark_shows_in_the_analysts_orders_view(db, acct):
                            "and order_type = 'trailing_stop' and status = 'new'").fetchall()
     assert stop == D("101.00")  # mark 103.00 - 2.00
     assert o["stop_price"] == "98"
+    assert_invariants(db)
 
 
 # --- riders: the live stops of a symbol and side whose marks have met share one (mbt.trailing_extremes) --------
@@ -309,6 +335,7 @@ def test_a_stop_whose_mark_reaches_the_running_high_rides_the_shared_mark(db, ac
     insert_quotes(db, ("ZTRL", "103.00", "103.10", et("2026-11-24 10:02")))
     assert rides(db, o["id"]) is True
     assert shared_mark(db) == (D("103"), et("2026-11-24 10:02"))
+    assert_invariants(db)
 
 
 def test_a_new_high_moves_the_shared_mark_alone_and_every_rider_shows_it(db, acct):
@@ -324,6 +351,7 @@ def test_a_new_high_moves_the_shared_mark_alone_and_every_rider_shows_it(db, acc
     a, b = order(db, by_price["id"]), order(db, by_percent["id"])
     assert (a["hwm"], a["stop_price"], b["hwm"], b["stop_price"]) == ("104.5", "102.5", "104.5", "99.28")
     assert a["updated_at"] == b["updated_at"] == "2026-11-24T15:03:00+00:00"
+    assert_invariants(db)
 
 
 def test_a_riders_mark_shows_in_the_api_and_analysts_orders_views(db):
@@ -355,6 +383,7 @@ def test_a_pull_back_to_one_riders_trail_triggers_it_and_the_wider_rider_rides_o
     assert stored == (D("104"), D("102"), "filled")
     w = order(db, wide["id"])
     assert (w["hwm"], w["stop_price"], w["status"], rides(db, wide["id"])) == ("104", "98.8", "new", True)
+    assert_invariants(db)
 
 
 def test_a_canceled_rider_keeps_the_shared_mark_it_stood_at(db, acct):
@@ -362,6 +391,7 @@ def test_a_canceled_rider_keeps_the_shared_mark_it_stood_at(db, acct):
     insert_quotes(db, ("ZTRL", "103.00", "103.10", et("2026-11-24 10:02")))
     insert_quotes(db, ("ZTRL", "104.20", "104.30", et("2026-11-24 10:03")))
     assert canceled_at(db, acct, o["id"], et("2026-11-24 10:04")) == ((D("104.2"), "canceled"), ("104.2", "102.2"))
+    assert_invariants(db)
 
 
 def test_a_stop_under_the_running_high_trails_on_its_own_until_its_mark_meets_the_shared_one(db, acct):
@@ -378,6 +408,7 @@ def test_a_stop_under_the_running_high_trails_on_its_own_until_its_mark_meets_th
     insert_quotes(db, ("ZTRL", "103.50", "103.60", et("2026-11-24 10:06")))
     assert (rides(db, first["id"]), rides(db, later["id"]), shared_mark(db)[0]) == (True, True, D("103.5"))
     assert order(db, later["id"])["hwm"] == order(db, first["id"])["hwm"] == "103.5"
+    assert_invariants(db)
 
 
 def test_when_the_last_rider_leaves_the_shared_mark_clears_and_a_stop_under_the_old_high_can_ride(db, acct):
@@ -394,6 +425,7 @@ def test_when_the_last_rider_leaves_the_shared_mark_clears_and_a_stop_under_the_
                    time_in_force="gtc", trail_price="1.00")
     insert_quotes(db, ("ZTRL", "102.00", "102.10", et("2026-11-24 10:06")))
     assert (rides(db, later["id"]), shared_mark(db)[0]) == (True, D("102"))
+    assert_invariants(db)
 
 
 def test_buy_stops_ride_the_lowest_ask(db, acct):
@@ -406,6 +438,7 @@ def test_buy_stops_ride_the_lowest_ask(db, acct):
     insert_quotes(db, ("ZTRL", "99.40", "99.50", et("2026-11-24 10:04")))   # ask 99.50 = stop: bought
     [f] = fills(db, o["id"])
     assert (f["price"], f["rule"]) == (D("99.50"), "trailing_stop_triggered_ask")
+    assert_invariants(db)
 
 
 def test_a_stop_joins_the_shared_mark_only_once_no_quote_older_than_it_can_still_arrive(db, acct):
@@ -416,6 +449,7 @@ def test_a_stop_joins_the_shared_mark_only_once_no_quote_older_than_it_can_still
     assert (rides(db, o["id"]), mark_row(db, o["id"])) == (False, (D("103"), D("101")))
     insert_quotes(db, ("ZTRL", "103.50", "103.60", et("2026-11-24 10:02")))
     assert (rides(db, o["id"]), order(db, o["id"])["hwm"]) == (True, "103.5")
+    assert_invariants(db)
 
 
 def test_a_zero_priced_quote_beside_a_buy_rider_neither_fails_the_batch_nor_moves_the_rider(db, acct):
@@ -427,3 +461,4 @@ def test_a_zero_priced_quote_beside_a_buy_rider_neither_fails_the_batch_nor_move
     insert_quotes(db, ("ZTRL", "0", "0", et("2026-11-24 10:03")), ("ZTRL", "98.95", "99.05", et("2026-11-24 10:04")))
     now = order(db, o["id"])
     assert (now["hwm"], now["stop_price"], now["status"]) == ("99", "99.99", "new")
+    assert_invariants(db)

@@ -5,7 +5,8 @@
 -- When each job acts, between two instants: day-order expiry at the end of the opening auction window
 -- (opg, open + 1 minute), at the close (day, cls) and at the end of after-hours (extended_hours day
 -- orders); the end-of-day snapshot at the close; gtc expiry every day at 16:15 ET; market-data
--- retention at 20:30 ET and tier retention at 20:45 ET every day.
+-- retention at 20:30 ET, tier retention at 20:45 ET and the check of the ledger's invariants at 21:30 ET
+-- every day.
 create or replace function jobs.due_runs(p_after timestamptz, p_until timestamptz)
 returns table (job text, as_of timestamptz)
 language sql
@@ -37,6 +38,12 @@ as $$
         union all
         -- tier retention after market-data retention, when no session runs (jobs/tier_retention.py batches it)
         select 'tier_retention', (d::date + time '20:45') at time zone 'America/New_York', 4
+        from generate_series(
+            (p_after at time zone 'America/New_York')::date, (p_until at time zone 'America/New_York')::date, interval '1 day'
+        ) as d
+        union all
+        -- the ledger's truths, after the day's changes and the purges
+        select 'check_invariants', (d::date + time '21:30') at time zone 'America/New_York', 5
         from generate_series(
             (p_after at time zone 'America/New_York')::date, (p_until at time zone 'America/New_York')::date, interval '1 day'
         ) as d
@@ -75,6 +82,7 @@ as $$
 declare
     v_started timestamptz := clock_timestamp();
     v_rows bigint;
+    v_violations bigint;
 begin
     if p_as_of is null then
         raise exception 'jobs.run_job: as_of is required (the instant the run acts for)';
@@ -88,18 +96,24 @@ begin
             from md.apply_market_data_retention(p_as_of) as r
         )
         when 'tier_retention' then mbt.apply_tier_retention(p_as_of)
+        when 'check_invariants' then 0  -- reads only
     end;
     if v_rows is null then
         raise exception 'jobs.run_job: unknown job %', p_job
-            using hint = 'expire_day_orders, expire_gtc_orders, write_eod_snapshots, market_data_retention or tier_retention.';
+            using hint = 'expire_day_orders, expire_gtc_orders, write_eod_snapshots, market_data_retention, tier_retention '
+                || 'or check_invariants.';
     end if;
-    insert into jobs.run_log (job, as_of, rows_affected, started_at, finished_at)
-    values (p_job, p_as_of, v_rows, v_started, clock_timestamp());
-    return v_rows;
+    if p_job = 'check_invariants' then
+        v_violations := jobs.report_invariant_violations(p_as_of);
+    end if;
+    insert into jobs.run_log (job, as_of, rows_affected, started_at, finished_at, violations)
+    values (p_job, p_as_of, v_rows, v_started, clock_timestamp(), v_violations);
+    return coalesce(v_violations, v_rows);
 end;
 $$;
 comment on function jobs.run_job(text, timestamptz) is
-'Run one job for the instant p_as_of and log it in jobs.run_log; returns the rows it changed (0 on a repeat).';
+$$Run one job for the instant p_as_of and log it in jobs.run_log; returns the rows it changed (0 on a repeat), or for
+check_invariants the violations it found (0: clean).$$;
 
 create or replace function jobs.record_failure(p_job text, p_as_of timestamptz, p_started_at timestamptz, p_error text)
 returns void

@@ -13,7 +13,9 @@
 --   - mbt.retention_carry keeps the purged deposits and withdrawals (net deposits to date: portfolio
 --     history, end-of-day snapshots) and the latest purged account snapshot (portfolio history's
 --     base_value when its first point follows it);
---   - mbt.retention_positions keeps what the purged fills add up to per symbol (replay starts there).
+--   - mbt.retention_positions keeps what the purged fills add up to per symbol (replay starts there);
+--   - mbt.retention_carry.cash keeps the cash the purged fills and activities moved (mbt.check_invariants:
+--     cash = that + what the kept ones moved).
 -- Settlement (T+1) reads the last week's fills only, and every tier keeps at least a week.
 
 -- The orders whose terminal status is final: the only ones retention may remove.
@@ -259,6 +261,15 @@ begin
                 where g.account_id = s.account_id and g.activity_type in ('CSD', 'CSW', 'JNLC', 'TRANS')
                     and g.status <> 'canceled'
             ) as net_deposits,
+            -- the cash the purged rows moved: their fills (to the cent each, as booked) and activities
+            coalesce((
+                select sum(round(case when g.side = 'buy' then -g.qty * g.price else g.qty * g.price end, 2))
+                from gone_fills as g
+                where g.account_id = s.account_id
+            ), 0) + coalesce((
+                select sum(g.net_amount) from gone_cash as g
+                where g.account_id = s.account_id and g.status <> 'canceled'
+            ), 0) as cash,
             b.trading_date as base_date,
             b.equity as base_equity,
             b.net_deposits as base_net_deposits
@@ -282,16 +293,17 @@ begin
 
     carried as (
         insert into mbt.retention_carry as rc (
-            account_id, purged_before, net_deposits, base_date, base_equity, base_net_deposits, updated_at
+            account_id, purged_before, net_deposits, cash, base_date, base_equity, base_net_deposits, updated_at
         )
         select
-            r.account_id, r.cutoff_day, coalesce(r.net_deposits, 0), r.base_date, r.base_equity,
+            r.account_id, r.cutoff_day, coalesce(r.net_deposits, 0), r.cash, r.base_date, r.base_equity,
             r.base_net_deposits, p_as_of
         from removed as r
         where r.total > 0
         on conflict on constraint retention_carry_pkey do update
         set purged_before = greatest(rc.purged_before, excluded.purged_before),
             net_deposits = rc.net_deposits + excluded.net_deposits,
+            cash = rc.cash + excluded.cash,
             base_date = case when excluded.base_date > rc.base_date or rc.base_date is null
                 then excluded.base_date else rc.base_date end,
             base_equity = case when excluded.base_date > rc.base_date or rc.base_date is null
