@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
+import crash
 import httpx
 import psycopg
 import pytest
@@ -81,6 +82,13 @@ def cfg() -> Iterator[Config]:
         shutil.rmtree(LAST_LOGS, ignore_errors=True)
         shutil.copytree(config.log_dir, LAST_LOGS, dirs_exist_ok=True)
         shutil.rmtree(TEST_DATA_DIR, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def make_run() -> Iterator[crash.MakeRun]:
+    """The crash tests' own `make run` (tests/crash.py): what they kill is never the shared stack of `cfg`."""
+    with crash.make_run("shared") as run:
+        yield run
 
 
 def remove_stacks_of_dead_runs() -> None:
