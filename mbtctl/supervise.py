@@ -195,6 +195,7 @@ class Supervisor:
 
     def _died(self, w: Watched) -> None:
         now = self.clock()
+        self.reap()  # it may have ended after this round's first reap
         w.last_exit = self.exits.pop(w.pid, "gone") if w.pid else "gone"
         w.down_since = now
         if w.name != POSTGRESQL and self._database_down():
@@ -238,22 +239,26 @@ class Supervisor:
         return True
 
     def _kill_leftovers(self, w: Watched) -> None:
-        """SIGKILL what is left of a dead service's process group (each is a group leader: start_new_session,
-        or pg_ctl's setsid for the postmaster), and wait for it to go."""
+        """End what is left of a dead service's process group (each is a group leader: start_new_session, or
+        pg_ctl's setsid for the postmaster) and wait for it to go. PostgreSQL's backends get SIGQUIT first, as
+        their postmaster would send them: each tells its client (FATAL 57P02, which PostgREST answers 503)
+        before it exits; a backend SIGKILLed mid-query leaves PostgREST an error without a code (a 400)."""
         if w.pid is None:
             return
-        try:
-            os.killpg(w.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            return
-        deadline = self.clock() + 5.0
-        while self.clock() < deadline:
-            self.reap()
+        for sig, wait in ((signal.SIGQUIT, 3.0), (signal.SIGKILL, 5.0)) if w.name == POSTGRESQL else \
+                ((signal.SIGKILL, 5.0),):
             try:
-                os.killpg(w.pid, 0)
-            except ProcessLookupError:
+                os.killpg(w.pid, sig)
+            except (ProcessLookupError, PermissionError):
                 return
-            time.sleep(0.02)
+            deadline = self.clock() + wait
+            while self.clock() < deadline:
+                self.reap()
+                try:
+                    os.killpg(w.pid, 0)
+                except ProcessLookupError:
+                    return
+                time.sleep(0.02)
 
     def _check_postgrest(self) -> None:
         """After the database came back: PostgREST must be ready within POSTGREST_RECONNECT_SECONDS."""

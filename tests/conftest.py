@@ -85,10 +85,20 @@ def cfg() -> Iterator[Config]:
 
 
 @pytest.fixture(scope="session")
-def make_run() -> Iterator[crash.MakeRun]:
-    """The crash tests' own `make run` (tests/crash.py): what they kill is never the shared stack of `cfg`."""
-    with crash.make_run("shared") as run:
-        yield run
+def _crash_stacks() -> Iterator[list[crash.MakeRun]]:
+    runs: list[crash.MakeRun] = []
+    yield runs
+    for i, run in enumerate(runs):
+        run.stop(f"shared-{i}")
+
+
+@pytest.fixture
+def make_run(_crash_stacks) -> crash.MakeRun:
+    """The crash tests' own `make run` (tests/crash.py), shared by them: what they kill is never the stack of
+    `cfg`. Started again if a test stopped it."""
+    if not _crash_stacks or not _crash_stacks[-1].up():
+        _crash_stacks.append(crash.start(f"shared-{len(_crash_stacks)}"))
+    return _crash_stacks[-1]
 
 
 def remove_stacks_of_dead_runs() -> None:

@@ -121,10 +121,10 @@ def test_32_clients_submitting_through_a_postmaster_kill_see_503_then_every_ackn
         load.wait_successes_after(back, 200)
     assert not load.errors
 
-    failures = assert_clean_outage(load.answers)
-    assert failures, "no client saw the outage"
+    failures = assert_clean_outage(load.answers, database_killed_at=killed)
+    assert len([a for a in failures if a.code == "MBS01"]) > len(failures) / 2, "no client saw the outage"
     outage = max(a.at for a in failures) - killed
-    assert outage < 10, f"503s for {outage:.1f} s"
+    assert outage < 15, f"503s for {outage:.1f} s"  # about 2 s on an idle machine
 
     with make_run.db() as conn:
         assert_each_order_once(conn, load.clients)
