@@ -325,8 +325,10 @@ class QuoteWriter:
         try:
             n = self.write_checked(conn, items) if checked else self.write_plain(conn, items)
         except psycopg.OperationalError:
-            # the connection is gone: the batch goes back to the front, run() reconnects and retries it
-            (self._checked if checked else self._buffer).extendleft(reversed(items))
+            # the connection is gone: the batch goes back to the front, run() reconnects and retries it, by the
+            # duplicate-free path: the server may have committed it before the connection broke (a crash between
+            # the commit and its answer), and a second COPY would store it twice
+            self._checked.extendleft(reversed(items if checked else [row for row, _ in items]))
             raise
         except psycopg.Error as exc:
             # a batch the database refuses (it should not happen: rows are validated) is logged and set

@@ -18,6 +18,12 @@ acknowledged, so the two overlap and nothing falls between them; the overlap goe
 writer's duplicate-free path. Alpaca has no historical option quotes: an option stream's gap is
 logged, not backfilled.
 
+Resume after a crash: a clean stop writes everything the buffer holds and stamps
+md.ingest_stats.stopped_at. A start that finds the previous run without it (killed, or stopped with
+quotes unwritten) backfills from that run's newest written quote (last_quote_time) exactly as after a
+reconnect: what the dead process held in its buffer or in an unfinished COPY is fetched again, and
+what it had written is dropped as a duplicate.
+
 Bars: the stream's bar channel (Alpaca's one-minute bars, built from trades), not an aggregate of
 quotes: a bar's open/high/low/close and volume are trade prices and sizes, which quotes do not carry.
 """
@@ -43,7 +49,17 @@ from alpaca.trading.enums import AssetClass, AssetStatus
 from alpaca.trading.requests import GetAssetsRequest, GetOptionContractsRequest
 
 from ingest.config import IngestConfig
-from ingest.quotes import MAX_NS, BadQuote, QuoteWriter, Stats, ns_to_datetime, parse_rfc3339_ns, quote_row
+from ingest.quotes import (
+    EPOCH,
+    MAX_NS,
+    NS,
+    BadQuote,
+    QuoteWriter,
+    Stats,
+    ns_to_datetime,
+    parse_rfc3339_ns,
+    quote_row,
+)
 from ingest.streams import FeedMixin, OptionFeed, StockFeed
 
 log = logging.getLogger("ingest")
@@ -52,11 +68,14 @@ CHANNEL = "mbt_ingest_symbols"
 STATS_COLUMNS = ("connected", "symbols", "quotes_total", "quotes_per_second", "lag_p50_ms", "lag_max_ms",
                  "last_quote_time", "buffered", "reconnects", "backfilled", "duplicates_dropped", "malformed",
                  "out_of_order", "crossed")
+# last_quote_time is kept until this run writes a quote: it is where a start after a crash resumes from
 STATS_SQL = (
     f"insert into md.ingest_stats (ingestor, started_at, updated_at, {', '.join(STATS_COLUMNS)}) "  # noqa: S608
     f"values (%(ingestor)s, %(started_at)s, now(), {', '.join(f'%({c})s' for c in STATS_COLUMNS)}) "
     "on conflict (ingestor) do update set updated_at = excluded.updated_at, started_at = excluded.started_at, "
-    + ", ".join(f"{c} = excluded.{c}" for c in STATS_COLUMNS))
+    "stopped_at = null, "
+    + ", ".join(f"{c} = coalesce(excluded.{c}, md.ingest_stats.{c})" if c == "last_quote_time"
+                else f"{c} = excluded.{c}" for c in STATS_COLUMNS))
 
 
 def is_option(symbol: str) -> bool:
@@ -90,9 +109,18 @@ class Ingestor:
         self._last_report = time.monotonic() - cfg.stats_seconds  # the first figures at once (readiness)
         self._last_written = 0
         self.followed = threading.Event()  # set once the first wanted set is streamed
+        self._reported_quote_time = None  # last_quote_time as the latest figures wrote it
+        self.resume_from_ns: int | None = None  # after a crash of the previous run: where its backfill starts
 
     # ---- life cycle ---------------------------------------------------------------------------------
     def start(self) -> Ingestor:
+        self.resume_from_ns = self._resume_point()
+        if self.resume_from_ns is not None:
+            # as after a reconnect: the first subscription's acknowledgement backfills from there
+            log.warning("the previous run did not stop cleanly: backfilling from its newest quote, %s",
+                        ns_to_datetime(self.resume_from_ns).isoformat())
+            self._on_reconnect(self.stocks)
+            self.stocks.gap_from_ns, self.stocks._gap_pending = self.resume_from_ns, True
         if self.cfg.reference_data:
             try:
                 load_reference_data(self.cfg)
@@ -112,6 +140,29 @@ class Ingestor:
         self._gaps.put(None)
         for thread in self._threads:
             thread.join(timeout=10)
+        self._record_clean_stop()
+
+    def _resume_point(self) -> int | None:
+        """The newest quote time (ns) the previous run wrote, when that run did not stop cleanly."""
+        with psycopg.connect(self.cfg.dsn, autocommit=True, application_name="ingest-resume") as conn:
+            row = conn.execute("select last_quote_time from md.ingest_stats where ingestor = %s and stopped_at is null",
+                               [self.cfg.name]).fetchone()
+        if row is None or row[0] is None:
+            return None
+        return int((row[0] - EPOCH).total_seconds()) * NS + row[0].microsecond * 1000
+
+    def _record_clean_stop(self) -> None:
+        """Everything was written: the next start has no gap of ours to backfill."""
+        if self.writer.buffered() or self._threads[0].is_alive():  # the writer thread, still on a batch
+            log.error("stopped with %d quotes unwritten: the next start backfills them", self.writer.buffered())
+            return
+        try:
+            with psycopg.connect(self.cfg.dsn, autocommit=True, application_name="ingest-stop") as conn:
+                conn.execute("update md.ingest_stats set stopped_at = now(), connected = false, buffered = 0, "
+                             "last_quote_time = coalesce(%s, last_quote_time) where ingestor = %s",
+                             [self.stats.last_quote_time, self.cfg.name])
+        except psycopg.OperationalError as exc:
+            log.error("could not record the clean stop (%s): the next start backfills from the last figures", exc)
 
     def run_forever(self) -> None:
         self.start()
@@ -280,7 +331,9 @@ class Ingestor:
         if self._bars:
             self._write_bars(conn)
         now = time.monotonic()
-        if now - self._last_report >= self.cfg.stats_seconds:
+        # also at once after the first quotes are written: from then on a crash has a point to resume from
+        first_written = self._reported_quote_time is None and self.stats.last_quote_time is not None
+        if first_written or now - self._last_report >= self.cfg.stats_seconds:
             self.report(conn, now - self._last_report)
             self._last_report = now
 
@@ -307,6 +360,7 @@ class Ingestor:
                  f["quotes_total"], f["reconnects"], f["backfilled"], f["duplicates_dropped"], f["malformed"],
                  f["out_of_order"], f["crossed"], self.stats.blocked)
         conn.execute(STATS_SQL, {"ingestor": self.cfg.name, "started_at": self.started_at, **f})
+        self._reported_quote_time = f["last_quote_time"]
         return f
 
 

@@ -1,4 +1,4 @@
-"""python -m mbtctl run | stop | migrate | migrate-status | deploy"""
+"""python -m mbtctl run | stop | status | migrate | migrate-status | deploy"""
 
 from __future__ import annotations
 
@@ -10,11 +10,15 @@ from contextlib import contextmanager
 
 import psycopg
 
-from . import clock, cluster, migrate, services, stack
+from . import clock, cluster, migrate, services, stack, supervise
 from .config import Config
 
 
 def cmd_run(cfg: Config) -> int:
+    if supervise.supervisor_pid(cfg) is not None:
+        print(f"run: already running (pid {supervise.supervisor_pid(cfg)}); make stop first", file=sys.stderr)
+        return 1
+    supervise.become_subreaper()  # before anything starts: what it starts and orphans is reaped here
     try:
         started = stack.up(cfg)
     except services.ServiceError as exc:
@@ -32,22 +36,48 @@ def cmd_run(cfg: Config) -> int:
         source = "Alpaca (ALPACA_API_KEY is set)" if cfg.uses_alpaca else \
             f"marketsim at {services.marketsim_url(cfg)} (simulated; quotes in NYSE sessions, 04:00-20:00 ET)"
         print(f"Market data: {source} -> ingestor -> md.quotes (figures: md.ingest_stats, {cfg.log_dir}/ingest.log)")
+    print(f"A service that dies is restarted (log: {cfg.log_dir}/supervisor.log; counts: python -m mbtctl status).")
     print("\nCtrl-C (or make stop) stops everything this started.", flush=True)
     done = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: done.set())
-    while not done.wait(1.0):
-        dead = [name for name in services.expected(cfg) if services.pid_of(cfg, name) is None]
-        if dead:
-            print(f"{', '.join(dead)} stopped unexpectedly; see {cfg.log_dir}", file=sys.stderr)
-            break
-    print("stopping: " + ", ".join(stack.down(cfg, started)))
+    supervisor = supervise.Supervisor(cfg, started)
+    try:
+        supervisor.run(done)
+    finally:
+        stopped = stack.down(cfg, started)
+        supervisor.close(stopped)
+    print("stopping: " + ", ".join(stopped))
     return 0
 
 
 def cmd_stop(cfg: Config) -> int:
-    stopped = stack.down(cfg)
+    stopped = []
+    if supervise.stop_supervisor(cfg):  # the supervising make run stops the stack itself (nothing is restarted)
+        stopped = (supervise.read_status(cfg) or {}).get("stopped", [])
+    stopped += [name for name in stack.down(cfg) if name not in stopped]
     print("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
+    return 0
+
+
+def cmd_services_status(cfg: Config) -> int:
+    """What runs, and how often the supervisor of make run restarted each service."""
+    status = supervise.read_status(cfg) or {}
+    counts = status.get("services", {})
+    pid = supervise.supervisor_pid(cfg)
+    print(f"supervisor: {'pid ' + str(pid) if pid else 'not running'}")
+    names = [supervise.POSTGRESQL, *services.SERVICES]
+    for name in names:
+        running = supervise.postmaster_pid(cfg) if name == supervise.POSTGRESQL else \
+            services.pid_of(cfg, name) if supervise.alive(services.pid_of(cfg, name)) else None
+        seen = counts.get(name, {})
+        if running is None and not seen:
+            continue
+        line = f"{name:<14} {'running, pid ' + str(running) if running else 'not running':<22}"
+        line += f" restarts {seen.get('restarts', 0)}"
+        if seen.get("last_exit"):
+            line += f"; last exit: {seen['last_exit']}, restarted {seen.get('last_restart') or '-'}"
+        print(line)
     return 0
 
 
@@ -109,8 +139,8 @@ def cmd_status(cfg: Config) -> int:
     return 1 if bad else 0
 
 
-COMMANDS = {"run": cmd_run, "stop": cmd_stop, "migrate": cmd_migrate, "migrate-status": cmd_status,
-            "deploy": cmd_deploy}
+COMMANDS = {"run": cmd_run, "stop": cmd_stop, "status": cmd_services_status, "migrate": cmd_migrate,
+            "migrate-status": cmd_status, "deploy": cmd_deploy}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import pwd
 import secrets
+import shlex
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -66,6 +67,7 @@ class Config:
     alpaca_key: str | None = None
     alpaca_secret: str | None = None
     marketsim_port: int = 0
+    marketsim_args: tuple[str, ...] = ()  # MBT_MARKETSIM_ARGS: more marketsim options, e.g. --start, --speed, --symbols
     watchlist: str | None = None  # MBT_WATCHLIST; default: every marketsim symbol ('*'), none with Alpaca
     # start the market-data services (marketsim, ingestor) and the trade_updates consumer: `make run` does
     # (MBT_MARKET_DATA=0 turns them off); a stack built in code (tests, bench) runs its own, if any
@@ -93,6 +95,7 @@ class Config:
             alpaca_key=os.environ.get("ALPACA_API_KEY") or None,
             alpaca_secret=os.environ.get("ALPACA_SECRET_KEY") or None,
             marketsim_port=_int("MBT_MARKETSIM_PORT", 0),
+            marketsim_args=tuple(shlex.split(os.environ.get("MBT_MARKETSIM_ARGS", ""))),
             watchlist=os.environ.get("MBT_WATCHLIST"),
             market_data=os.environ.get("MBT_MARKET_DATA", "1") not in ("0", "false", "no"),
             gateway_workers=_int("MBT_GATEWAY_WORKERS", 1),

@@ -166,7 +166,8 @@ def marketsim_url(cfg: Config) -> str | None:
 def start_marketsim(cfg: Config) -> str:
     """The embedded market: real-time clock, the default universe; quotes in XNYS sessions only."""
     port = cfg.marketsim_port or _free_port()
-    spawn(cfg, "marketsim", [sys.executable, "-m", "marketsim", "--host", "127.0.0.1", "--port", str(port)],
+    spawn(cfg, "marketsim", [sys.executable, "-m", "marketsim", "--host", "127.0.0.1", "--port", str(port),
+                             *cfg.marketsim_args],
           {"PYTHONPATH": str(PROJECT_ROOT)})
     (cfg.run_dir / "marketsim.port").write_text(str(port))
     url = f"http://127.0.0.1:{port}"

@@ -11,10 +11,21 @@ from psycopg_pool import AsyncConnectionPool
 
 from .errors import CATALOGUE, ApiError, logger
 
+# how long a request waits for a database connection before it is answered 503 MBS01
+POOL_WAIT_SECONDS = 3.0
+
+
+def unavailable() -> ApiError:
+    return ApiError("MBS01", "The service is not available right now.", "no database connection",
+                    "Try again in a few seconds.", {"Retry-After": "1"})
+
 
 class Database:
     def __init__(self, dsn: str):
-        self.pool = AsyncConnectionPool(dsn, min_size=2, max_size=10, open=False,
+        # check: a pooled connection the server has dropped (a database restart) is replaced before a
+        # request uses it, instead of failing that request
+        self.pool = AsyncConnectionPool(dsn, min_size=2, max_size=10, open=False, timeout=POOL_WAIT_SECONDS,
+                                        check=AsyncConnectionPool.check_connection,
                                         kwargs={"autocommit": True, "row_factory": dict_row})
 
     async def open(self) -> None:
@@ -40,6 +51,8 @@ class Database:
                 logger.warning("data error %s: %s", diag.sqlstate, diag.message_primary)
                 raise ApiError("MBV03", "A value in the request is invalid.", None,
                                "Check the values you sent.") from exc
+            if isinstance(exc, psycopg.OperationalError):  # the database is down or restarting (a pool timeout too)
+                raise unavailable() from exc
             raise
 
     async def one(self, query: str, params: Any = None) -> dict | None:

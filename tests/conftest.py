@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
+import crash
 import httpx
 import psycopg
 import pytest
@@ -81,6 +82,23 @@ def cfg() -> Iterator[Config]:
         shutil.rmtree(LAST_LOGS, ignore_errors=True)
         shutil.copytree(config.log_dir, LAST_LOGS, dirs_exist_ok=True)
         shutil.rmtree(TEST_DATA_DIR, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def _crash_stacks() -> Iterator[list[crash.MakeRun]]:
+    runs: list[crash.MakeRun] = []
+    yield runs
+    for i, run in enumerate(runs):
+        run.stop(f"shared-{i}")
+
+
+@pytest.fixture
+def make_run(_crash_stacks) -> crash.MakeRun:
+    """The crash tests' own `make run` (tests/crash.py), shared by them: what they kill is never the stack of
+    `cfg`. Started again if a test stopped it."""
+    if not _crash_stacks or not _crash_stacks[-1].up():
+        _crash_stacks.append(crash.start(f"shared-{len(_crash_stacks)}"))
+    return _crash_stacks[-1]
 
 
 def remove_stacks_of_dead_runs() -> None:

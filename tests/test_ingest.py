@@ -316,3 +316,30 @@ def test_stopping_writes_everything_left_even_after_a_batch_of_only_duplicates(c
     writer.run()
     assert [len(b) for b in batches] == [3, 3]
     assert writer.buffered() == 0
+
+
+def test_a_copy_committed_before_its_connection_broke_is_not_stored_twice_by_the_retry(cfg, admin):
+    # the server commits a COPY of 3 quotes, then the connection breaks before its answer arrives (a crash
+    # between the two): the writer retries the batch by the duplicate-free path, and each quote is stored once
+    from ingest.quotes import QuoteWriter
+    writer = QuoteWriter(cfg.dsn(user="mbt_jobs"), batch_size=10)
+    rows = writer_rows(1_763_391_600 * NS + 7 * 3600 * NS, 3)  # 2025-11-17, WRT quotes no other test writes
+    for row in rows:
+        writer.add(row)
+    copy = writer.write_plain
+
+    def answer_lost(conn, entries):
+        copy(conn, entries)
+        raise psycopg.OperationalError("server closed the connection unexpectedly")
+
+    writer.write_plain = answer_lost
+    with psycopg.connect(cfg.dsn(user="mbt_jobs"), autocommit=True) as conn:
+        with pytest.raises(psycopg.OperationalError):
+            writer.flush(conn)
+        writer.write_plain = copy
+        writer.flush(conn)
+    assert writer.buffered() == 0
+    stored = admin.execute("select count(*), count(distinct quote_time) from md.quotes where symbol = 'WRT' "
+                           "and quote_time >= %s and quote_time < %s",
+                           [ns_dt(rows[0][9]), ns_dt(rows[-1][9] + NS)]).fetchone()
+    assert stored == (3, 3)

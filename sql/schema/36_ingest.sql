@@ -28,7 +28,8 @@ create table md.ingest_stats (
     duplicates_dropped bigint not null,
     malformed bigint not null,
     out_of_order bigint not null,
-    crossed bigint not null
+    crossed bigint not null,
+    stopped_at timestamptz
 );
 comment on table md.ingest_stats is 'The ingestor''s figures, rewritten every few seconds (the same as its log line).';
 comment on column md.ingest_stats.ingestor is 'Name of the ingestor process.';
@@ -40,7 +41,7 @@ comment on column md.ingest_stats.quotes_total is 'Quotes written since it start
 comment on column md.ingest_stats.quotes_per_second is 'Quotes written per second over the last interval.';
 comment on column md.ingest_stats.lag_p50_ms is 'Median of written_at - quote_time over the last interval, ms (arrival plus buffering plus COPY).';
 comment on column md.ingest_stats.lag_max_ms is 'Largest written_at - quote_time over the last interval, ms.';
-comment on column md.ingest_stats.last_quote_time is 'Newest quote_time written.';
+comment on column md.ingest_stats.last_quote_time is 'Newest quote_time written (kept from the previous run until this one writes).';
 comment on column md.ingest_stats.buffered is 'Quotes waiting in the buffer when the figures were taken.';
 comment on column md.ingest_stats.reconnects is 'Stream reconnections since it started.';
 comment on column md.ingest_stats.backfilled is 'Quotes fetched from the historical API after reconnections.';
@@ -48,3 +49,5 @@ comment on column md.ingest_stats.duplicates_dropped is 'Exact duplicates droppe
 comment on column md.ingest_stats.malformed is 'Upstream messages or frames that could not be read (logged, skipped).';
 comment on column md.ingest_stats.out_of_order is 'Quotes older than the previous quote of their symbol (logged, stored).';
 comment on column md.ingest_stats.crossed is 'Crossed quotes, bid above ask (logged, stored; the engine never fills on them).';
+comment on column md.ingest_stats.stopped_at is
+'When the ingestor stopped cleanly, everything written; null while it runs, and after a crash, when the next start backfills from last_quote_time.';
