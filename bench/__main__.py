@@ -1,7 +1,14 @@
 """`make bench`: the price of the gateway, order submission, and the fill engine, each against a ceiling
-or a target, measured in the same run on one fresh private stack. The gateway part is below; order
-submission (c) is in bench/submit.py and the engine parts (a) and (b) in bench/engine.py; the later parts
-(lifecycle jobs, market data, tier retention beside submission) each have their own file.
+or a target, measured twice in the same run: on a fresh private stack whose cluster is durable (fsync,
+synchronous_commit and full_page_writes on, as `make run`'s), then on one whose cluster is not (all three
+off, as the test suite's). bench/report.md has one table of the headline figures, durable and unsafe side
+by side, the targets judged on the durable column; then each stack's details. `--durability durable|unsafe`
+runs one of the two; `--quick` cuts every part to a few seconds (to check the bench itself); a part alone:
+`python -m bench engine|submit|market_data|tier_retention|lifecycle_jobs|gateway` (bench/<part>.md).
+
+The gateway part is below; order submission (c) is in bench/submit.py and the engine parts (a) and (b) in
+bench/engine.py; the later parts (lifecycle jobs, market data, tier retention beside submission) each have
+their own file; bench/figures.py makes the headline table.
 
 Every API request goes through the nginx gateway, which verifies the access JWT, counts the request
 against the caller's per-minute budget (a shared-memory counter) and proxies to PostgREST, whose
@@ -31,7 +38,10 @@ import shutil
 import socket
 import subprocess
 import sys
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -41,7 +51,18 @@ from mbtctl import stack
 from mbtctl.config import PROJECT_ROOT, Config
 from mbtctl.services import postgrest_env
 
-from . import cpu, engine, lifecycle_jobs, market_data, submit, tier_retention
+from . import cpu, engine, lifecycle_engine, lifecycle_jobs, market_data, submit, tier_retention
+from .figures import (
+    DURABILITIES,
+    DURABILITY_SETTINGS,
+    DURABLE,
+    REQUIRED,
+    SETTINGS,
+    UNSAFE,
+    Figure,
+    headline_table,
+    misses,
+)
 
 BENCH_DIR = Path(__file__).resolve().parent
 DATA_DIR = PROJECT_ROOT / ".data" / "bench"
@@ -109,27 +130,80 @@ def free_ports(count: int) -> list[int]:
             sock.close()
 
 
-def bench_config() -> Config:
+def bench_config(durability: str = DURABLE) -> Config:
+    """A private stack on free ports in .data/bench/<durability>: durable is `make run`'s cluster settings
+    (fsync, synchronous_commit, full_page_writes on), unsafe the test suite's (all three off)."""
     pg, http, postgrest, admin, sessions = free_ports(5)
-    return Config(data_dir=DATA_DIR, pg_port=pg, http_port=http, postgrest_port=postgrest,
-                  postgrest_admin_port=admin, sessions_port=sessions, fast_unsafe_cluster=True)
+    return Config(data_dir=DATA_DIR / durability, pg_port=pg, http_port=http, postgrest_port=postgrest,
+                  postgrest_admin_port=admin, sessions_port=sessions, fast_unsafe_cluster=durability == UNSAFE)
 
 
 def start_fresh_stack(cfg: Config) -> None:
-    """Remove the previous bench stack (stopping whatever of it still runs) and start a new one."""
-    if DATA_DIR.exists():
-        stack.down(cfg)  # by pid files and pg_ctl -D: the ports do not matter
+    """Remove the previous bench stack of this durability (stopping whatever of it still runs) and start a
+    new one."""
+    if (DATA_DIR / "pg").exists():  # a bench stack of before the durable/unsafe pair: one directory
+        stack.down(Config(data_dir=DATA_DIR))
         shutil.rmtree(DATA_DIR)
+    if cfg.data_dir.exists():
+        stack.down(cfg)  # by pid files and pg_ctl -D: the ports do not matter
+        shutil.rmtree(cfg.data_dir)
     # cheap password hashing: 128 sign-ups/log-ins in seconds; nothing measured hashes a password
     os.environ["MBT_ARGON2_TIME_COST"] = "1"
     os.environ["MBT_ARGON2_MEMORY_KIB"] = "8192"
-    print(f"bench: starting a fresh stack in {DATA_DIR} (gateway on port {cfg.http_port})", flush=True)
+    print(f"bench: starting a fresh stack in {cfg.data_dir} (gateway on port {cfg.http_port})", flush=True)
     stack.up(cfg)
 
 
 def stop_stack(cfg: Config) -> None:
     stopped = stack.down(cfg)
     print(f"bench: stopped {', '.join(stopped) or 'nothing'}", flush=True)
+
+
+SHOWN_SETTINGS = (*DURABILITY_SETTINGS, "wal_compression", "wal_buffers", "max_wal_size", "checkpoint_timeout",
+                  "commit_delay")
+
+
+def cluster_settings(cfg: Config, durability: str) -> dict[str, str]:
+    """The running cluster's settings that decide what a commit costs. A durable run on a cluster with any of
+    fsync, synchronous_commit, full_page_writes off (or an unsafe one with any on) is refused."""
+    with psycopg.connect(cfg.dsn(), autocommit=True) as db:
+        settings = {name: db.execute(f"show {name}").fetchone()[0] for name in SHOWN_SETTINGS}
+    wrong = [name for name in DURABILITY_SETTINGS if settings[name] != REQUIRED[durability]]
+    if wrong:
+        raise BenchError(f"the {durability} stack has {', '.join(f'{n} = {settings[n]}' for n in wrong)}: "
+                         f"a {durability} run needs {', '.join(DURABILITY_SETTINGS)} {REQUIRED[durability]}")
+    return settings
+
+
+@dataclass(frozen=True)
+class Activity:
+    """The cluster's WAL position and checkpoint counts at one moment."""
+
+    at: float  # monotonic seconds
+    wal_bytes: int
+    checkpoints_timed: int
+    checkpoints_requested: int
+
+    @classmethod
+    def sample(cls, cfg: Config) -> Activity:
+        with psycopg.connect(cfg.dsn(), autocommit=True) as db:
+            row = db.execute("select pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint, checkpoints_timed, "
+                             "checkpoints_req from pg_stat_bgwriter").fetchone()
+        return cls(time.monotonic(), *row)
+
+    def until(self, later: Activity) -> tuple[float, float, int, int]:
+        """seconds, WAL megabytes, checkpoints timed, checkpoints requested between the two."""
+        return (later.at - self.at, (later.wal_bytes - self.wal_bytes) / 1e6,
+                later.checkpoints_timed - self.checkpoints_timed,
+                later.checkpoints_requested - self.checkpoints_requested)
+
+
+def checkpoint(cfg: Config) -> None:
+    """A checkpoint before each part: a checkpoint that the previous part's writes would bring (its WAL, or
+    checkpoint_timeout) then falls after this part rather than inside its measurement. Each part starts
+    with every page's next change writing a full page image (full_page_writes): the costlier start."""
+    with psycopg.connect(cfg.dsn(), autocommit=True) as db:
+        db.execute("checkpoint")
 
 
 # --- the users ------------------------------------------------------------------------------------
@@ -221,14 +295,18 @@ def measure(cfg: Config, scenario: Scenario, tokens: list[str], tokens_file: Pat
     return result
 
 
-def run_bench(cfg: Config) -> tuple[dict[str, Result], list[str], Path]:
+def tokens_of(cfg: Config) -> tuple[list[str], Path]:
+    """USERS pro_plus users' access tokens, also in a file for wrk (mode 600)."""
     tokens = pro_plus_tokens(cfg)
     tokens_file = cfg.data_dir / "bench-tokens.txt"
     tokens_file.write_text("\n".join(tokens) + "\n")
     tokens_file.chmod(0o600)
+    return tokens, tokens_file
+
+
+def run_gateway(cfg: Config, tokens: list[str], tokens_file: Path) -> dict[str, Result]:
     # (a) and (d) are apart so that each user's gateway count in any one minute stays far below 3000
-    results = {scenario.key: measure(cfg, scenario, tokens, tokens_file) for scenario in scenarios(cfg)}
-    return results, tokens, tokens_file
+    return {scenario.key: measure(cfg, scenario, tokens, tokens_file) for scenario in scenarios(cfg)}
 
 
 # --- the report -----------------------------------------------------------------------------------
@@ -247,16 +325,23 @@ def nginx_workers(cfg: Config) -> str:
     return found[1] if found else "?"
 
 
-def machine(cfg: Config) -> list[str]:
+def machine() -> list[str]:
     return [
         f"- Date: {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC",
         f"- Machine: {len(os.sched_getaffinity(0))} CPUs (nproc), {cpu_model()}; Linux {platform.release()}",
-        f"- Stack: nginx {nginx_workers(cfg)} workers, PostgREST pool {postgrest_env(cfg)['PGRST_DB_POOL']}, "
-        "PostgreSQL 15 (fsync off), default rate limits; wrk on the same machine",
-        f"- Load: wrk, {THREADS} threads, {CONNECTIONS} connections, {WARM_UP_SECONDS} s warm-up then "
-        f"{MEASURE_SECONDS} s per scenario; requests rotate over {USERS} pro_plus users' access tokens; "
-        "every response was a 2xx",
     ]
+
+
+def stack_line(cfg: Config, settings: dict[str, str]) -> str:
+    shown = ", ".join(f"{name} {value}" for name, value in settings.items())
+    return (f"- Stack: nginx {nginx_workers(cfg)} workers, PostgREST pool {postgrest_env(cfg)['PGRST_DB_POOL']}, "
+            f"PostgreSQL 15 ({shown}), default rate limits; wrk on the same machine")
+
+
+def gateway_load_line() -> str:
+    return (f"- Gateway load: wrk, {THREADS} threads, {CONNECTIONS} connections, {WARM_UP_SECONDS} s warm-up then "
+            f"{MEASURE_SECONDS} s per scenario; requests rotate over {USERS} pro_plus users' access tokens; "
+            "every response was a 2xx")
 
 
 def verdict(value: float, target: float) -> str:
@@ -310,111 +395,228 @@ def disturbance_note(results: dict[str, Result]) -> list[str]:
             "req/s and the ratios are disturbed by it (the CPU per request much less). Re-run on a quiet machine."]
 
 
-def render_report(cfg: Config, results: dict[str, Result], submitted: submit.SubmitResult,
-                  engine_results: engine.EngineResults, seconds: float, extra: list[list[str]] = ()) -> str:
-    sections = [["# MBT bench: the gateway, order submission and the fill engine"], machine(cfg),
-                ["## The gateway against PostgREST"], figures_table(results),
-                ratios_table(results) + disturbance_note(results), cpu_table(results),
-                submit.section(submitted), *engine.render(engine_results), *extra,
-                [f"Whole run (stack, gateway, submission, engine): {seconds / 60:.1f} minutes."]]
+def gateway_figures(results: dict[str, Result]) -> list[Figure]:
+    a, b = results["a"], results["b"]
+    ratio = a.rps / b.rps
+    return [
+        Figure("gateway: GET /api/account, req/s (a)", f"{a.rps:,.0f}", f"≥ {TARGET_ACCOUNT_RPS:,}",
+               a.rps >= TARGET_ACCOUNT_RPS),
+        Figure("gateway / direct PostgREST, GET account: (a) / (b)", f"{ratio:.2f}", f"≥ {TARGET_ACCOUNT_RATIO:.2f}",
+               ratio >= TARGET_ACCOUNT_RATIO),
+    ]
+
+
+def gateway_sections(results: dict[str, Result]) -> list[list[str]]:
+    return [["## The gateway against PostgREST", "", gateway_load_line()[2:]], figures_table(results),
+            ratios_table(results) + disturbance_note(results), cpu_table(results)]
+
+
+# --- the parts and their runs ---------------------------------------------------------------------
+
+
+@dataclass
+class Stack:
+    """One fresh private stack, with the pro_plus users' tokens once a part has asked for them."""
+
+    cfg: Config
+    args: argparse.Namespace
+    _tokens: tuple[list[str], Path] | None = None
+
+    def tokens(self) -> tuple[list[str], Path]:
+        if self._tokens is None:
+            self._tokens = tokens_of(self.cfg)
+        return self._tokens
+
+
+@dataclass(frozen=True)
+class Part:
+    """One part's figures and detail sections on one stack."""
+
+    figures: list[Figure]
+    sections: list[list[str]]
+
+
+def part_gateway(st: Stack) -> Part:
+    results = run_gateway(st.cfg, *st.tokens())
+    return Part(gateway_figures(results), gateway_sections(results))
+
+
+def part_submit(st: Stack) -> Part:
+    result = submit.run(st.cfg, *st.tokens())
+    return Part(submit.figures(result), [submit.section(result)])
+
+
+def part_engine(st: Stack) -> Part:
+    result = engine.run(st.cfg, quotes=st.args.engine_quotes)
+    return Part(engine.figures(result), engine.render(result))
+
+
+def part_lifecycle_jobs(st: Stack) -> Part:
+    result = lifecycle_jobs.run(st.cfg)
+    return Part(lifecycle_jobs.figures(result), [lifecycle_jobs.section(result)])
+
+
+def part_market_data(st: Stack) -> Part:
+    result = market_data.run(st.cfg)
+    return Part(market_data.figures(result), [market_data.render(result)])
+
+
+def part_tier_retention(st: Stack) -> Part:
+    result = tier_retention.run(st.cfg, *st.tokens(), pause=st.args.pause)
+    return Part(tier_retention.figures(result), [tier_retention.section(result)])
+
+
+PARTS: dict[str, tuple[str, Callable[[Stack], Part]]] = {  # in the order `make bench` runs them
+    "gateway": ("the gateway against PostgREST", part_gateway),
+    "submit": ("order submission through the gateway", part_submit),
+    "engine": ("the fill engine", part_engine),
+    "lifecycle_jobs": ("the jobs at the close", part_lifecycle_jobs),
+    "market_data": ("market data", part_market_data),
+    "tier_retention": ("tier retention beside order submission", part_tier_retention),
+}
+# `--quick` shrinks every part to a few seconds: each module's quick() sets its sizes
+QUICK = (submit.quick, engine.quick, lifecycle_engine.quick, lifecycle_jobs.quick, market_data.quick,
+         tier_retention.quick)
+
+
+def quick() -> None:
+    global USERS, WARM_UP_SECONDS, MEASURE_SECONDS
+    USERS, WARM_UP_SECONDS, MEASURE_SECONDS = 16, 1, 2
+    for shrink in QUICK:
+        shrink()
+
+
+@dataclass
+class StackRun:
+    """What the chosen parts measured on one stack of one durability."""
+
+    durability: str
+    stack: list[str] = field(default_factory=list)  # the stack's description lines
+    parts: dict[str, Part] = field(default_factory=dict)
+    activity: dict[str, tuple[float, float, int, int]] = field(default_factory=dict)  # by part: Activity.until
+    seconds: float = 0.0
+
+    @property
+    def figures(self) -> list[Figure]:
+        return [f for part in self.parts.values() for f in part.figures]
+
+
+@contextmanager
+def fresh_stack(durability: str) -> Iterator[Config]:
+    cfg = bench_config(durability)
+    try:
+        start_fresh_stack(cfg)
+        yield cfg
+    finally:
+        stop_stack(cfg)
+
+
+def run_stack(durability: str, parts: list[str], args: argparse.Namespace) -> StackRun:
+    started = time.monotonic()
+    run = StackRun(durability)
+    with fresh_stack(durability) as cfg:
+        run.stack = [stack_line(cfg, cluster_settings(cfg, durability))]
+        st = Stack(cfg, args)
+        for name in parts:
+            print(f"bench: {durability} stack: {PARTS[name][0]}", flush=True)
+            checkpoint(cfg)
+            before = Activity.sample(cfg)
+            run.parts[name] = PARTS[name][1](st)
+            run.activity[name] = before.until(Activity.sample(cfg))
+    run.seconds = time.monotonic() - started
+    return run
+
+
+def demote(section: list[str]) -> list[str]:
+    """A part's section under the report's per-stack heading: its headings one level down."""
+    return [f"#{line}" if line.startswith("#") else line for line in section]
+
+
+def activity_table(run: StackRun) -> list[str]:
+    lines = ["What each part wrote and how many checkpoints fell in it (a checkpoint is taken before each part):",
+             "", "| Part | minutes | WAL written, MB | checkpoints timed | checkpoints requested (WAL volume) |",
+             "|---|---:|---:|---:|---:|"]
+    for name, (seconds, wal_mb, timed, requested) in run.activity.items():
+        lines.append(f"| {PARTS[name][0]} | {seconds / 60:.1f} | {wal_mb:,.0f} | {timed} | {requested} |")
+    return lines
+
+
+def render(title: str, runs: list[StackRun], args: argparse.Namespace, seconds: float) -> str:
+    by_durability = {run.durability: run.figures for run in runs}
+    judged = DURABLE if DURABLE in by_durability else UNSAFE
+    missed = misses(by_durability)
+    sections = [[f"# MBT bench: {title}"], machine()]
+    if args.quick:
+        sections.append(["**Quick run (`--quick`):** every part cut to a few seconds to check the bench itself. "
+                         "Its figures are not the bench's figures and its verdicts mean nothing."])
+    sections += [
+        ["## Headline figures", "",
+         "Each part ran on a fresh private stack of each durability, one after the other in this run: "
+         + "; ".join(f"**{d}**: {SETTINGS[d]}" for d in DURABILITIES if d in by_durability) + ". "
+         + ("The targets are judged on the durable column." if judged == DURABLE else
+            "No durable run (`--durability unsafe`): the results are the unsafe figures', not the targets'. ")],
+        headline_table(by_durability),
+    ]
+    if judged == DURABLE:
+        sections.append([f"**Durable figures that miss their targets:** {'; '.join(missed)}."] if missed else
+                        ["Every durable figure meets its target."])
+    for run in runs:
+        sections.append([f"## Details: the {run.durability} stack", "", f"Its cluster: {SETTINGS[run.durability]}.",
+                         "", *run.stack,
+                         f"- This stack's run: {run.seconds / 60:.1f} minutes (start, set-up, parts, stop)"])
+        sections.append(activity_table(run))
+        sections += [demote(section) for part in run.parts.values() for section in part.sections]
+    sections.append([f"Whole run: {seconds / 60:.1f} minutes."])
     return "\n\n".join("\n".join(section) for section in sections) + "\n"
 
 
-def parse_args() -> argparse.Namespace:
+def report_path(part: str, quick_run: bool) -> Path:
+    name = "report" if part == "all" else part
+    if quick_run:  # never over a committed report: bench/report*.md is ignored by git
+        name = "report-quick" if part == "all" else f"report-quick-{part}"
+    return BENCH_DIR / f"{name}.md"
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--engine-quotes", type=int, default=engine.QUOTES, metavar="N",
+    parser.add_argument("part", nargs="?", choices=["all", *PARTS], default="all",
+                        help="all (make bench: bench/report.md), or one part alone, its report in bench/<part>.md: "
+                             "gateway, submit (order submission, part (c)), engine ((a) with its ceiling, the "
+                             "lifecycle mix, (b)), lifecycle_jobs, market_data, tier_retention")
+    parser.add_argument("--durability", choices=["durable", "unsafe", "both"], default="both",
+                        help="durable: a stack with fsync, synchronous_commit and full_page_writes on (make run's "
+                             "cluster); unsafe: all three off (the test suite's); both (default): each part on a "
+                             "durable stack, then on an unsafe one, in one report (targets judged on durable)")
+    parser.add_argument("--quick", action="store_true",
+                        help="every part cut to a few seconds (a few minutes in all, both stacks): checks the bench "
+                             "itself; the report goes to bench/report-quick*.md, which git ignores")
+    parser.add_argument("--engine-quotes", type=int, default=None, metavar="N",
                         help=f"quotes for the engine's throughput run (a), a multiple of {engine.BATCH:,} "
                              f"(default {engine.QUOTES:,}); less only to scale the run down (the report says so)")
-    parser.add_argument("part", nargs="?", choices=["all", "market_data", "engine", "submit"], default="all",
-                        help="market_data: only the market-data part (report in bench/market_data.md); engine: only "
-                             "the engine's parts: (a) with its ceiling, the lifecycle mix, (b) (bench/engine.md); "
-                             "submit: only order submission, part (c) (report in bench/submit.md)")
-    return parser.parse_args()
+    parser.add_argument("--pause", type=float, default=tier_retention.PAUSE,
+                        help="tier retention: the job's pause after each batch, in multiples of the batch's time "
+                             f"(default {tier_retention.PAUSE:g})")
+    return parser.parse_args(argv)
 
 
-def main_market_data() -> int:
-    """python -m bench market_data: only the market-data part, on a fresh stack of its own."""
-    cfg = bench_config()
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.quick:
+        quick()
+    parts = list(PARTS) if args.part == "all" else [args.part]
+    durabilities = list(DURABILITIES) if args.durability == "both" else [args.durability]
+    title = ("the gateway, order submission, the fill engine, the jobs at the close, market data, tier retention"
+             if args.part == "all" else PARTS[args.part][0])
+    started = time.monotonic()
     try:
-        start_fresh_stack(cfg)
-        lines = [*market_data.report_header(cfg), "", *machine(cfg)[1:3], "", *market_data.render(market_data.run(cfg))]
-    finally:
-        stop_stack(cfg)
-    path = BENCH_DIR / "market_data.md"
-    path.write_text("\n".join(lines) + "\n")
-    print("\n".join(lines) + f"\n\nbench: report written to {path.relative_to(PROJECT_ROOT)}")
-    return 0
-
-
-def main_engine(quotes: int) -> int:
-    """python -m bench engine: only the fill engine's parts (ceiling and engine in the same run), on a fresh
-    stack of its own."""
-    cfg = bench_config()
-    started = datetime.datetime.now(datetime.UTC)
-    try:
-        start_fresh_stack(cfg)
-        results = engine.run(cfg, quotes=quotes)
-        seconds = (datetime.datetime.now(datetime.UTC) - started).total_seconds()
-        sections = [["# MBT bench: the fill engine"], machine(cfg)[:3], *engine.render(results),
-                    [f"Whole run (stack and engine parts): {seconds / 60:.1f} minutes."]]
-    finally:
-        stop_stack(cfg)
-    path = BENCH_DIR / "engine.md"
-    report = "\n\n".join("\n".join(section) for section in sections) + "\n"
-    path.write_text(report)
-    print(f"\n{report}\nbench: report written to {path.relative_to(PROJECT_ROOT)}")
-    return 0
-
-
-def main_submit() -> int:
-    """python -m bench submit: only order submission through the gateway, part (c), on a fresh stack."""
-    cfg = bench_config()
-    try:
-        start_fresh_stack(cfg)
-        tokens = pro_plus_tokens(cfg)
-        tokens_file = cfg.data_dir / "bench-tokens.txt"
-        tokens_file.write_text("\n".join(tokens) + "\n")
-        tokens_file.chmod(0o600)
-        lines = ["# MBT bench: order submission through the gateway (part (c) alone)", "", *machine(cfg)[:3], "",
-                 *submit.section(submit.run(cfg, tokens, tokens_file))]
-    except submit.SubmitError as exc:
-        print(f"bench: FAILED: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        stop_stack(cfg)
-    path = BENCH_DIR / "submit.md"
-    path.write_text("\n".join(lines) + "\n")
-    print("\n".join(lines) + f"\n\nbench: report written to {path.relative_to(PROJECT_ROOT)}")
-    return 0
-
-
-def main() -> int:
-    args = parse_args()
-    if args.part == "market_data":
-        return main_market_data()
-    if args.part == "engine":
-        return main_engine(args.engine_quotes)
-    if args.part == "submit":
-        return main_submit()
-    cfg = bench_config()
-    started = datetime.datetime.now(datetime.UTC)
-    try:
-        start_fresh_stack(cfg)
-        results, tokens, tokens_file = run_bench(cfg)
-        submitted = submit.run(cfg, tokens, tokens_file)
-        engine_results = engine.run(cfg, quotes=args.engine_quotes)
-        # later parts: one section each
-        extra = [lifecycle_jobs.section(lifecycle_jobs.run(cfg)), market_data.render(market_data.run(cfg)),
-                 tier_retention.section(tier_retention.run(cfg, tokens, tokens_file))]
-        seconds = (datetime.datetime.now(datetime.UTC) - started).total_seconds()
-        report = render_report(cfg, results, submitted, engine_results, seconds, extra)
+        runs = [run_stack(durability, parts, args) for durability in durabilities]
     except (BenchError, submit.SubmitError) as exc:
         print(f"bench: FAILED: {exc}", file=sys.stderr)
         return 1
-    finally:
-        stop_stack(cfg)
-    REPORT.write_text(report)
-    print(f"\n{report}\nbench: report written to {REPORT.relative_to(PROJECT_ROOT)}")
+    report = render(title, runs, args, time.monotonic() - started)
+    path = report_path(args.part, args.quick)
+    path.write_text(report)
+    print(f"\n{report}\nbench: report written to {path.relative_to(PROJECT_ROOT)}")
     return 0
 
 

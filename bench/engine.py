@@ -32,6 +32,8 @@ from psycopg import sql
 
 from mbtctl.config import Config
 
+from .figures import Figure
+
 DAY = date(2026, 11, 24)  # a Tuesday: a regular XNYS session, 09:30-16:00 ET
 ACCOUNTS, SYMBOLS = 10_000, 500
 RESTING = 100_000
@@ -51,6 +53,13 @@ TARGET_SCALE_RATIO = 1.5  # 1M / 10k ms per batch: "near 1"; up to 1.5 passes
 QUOTE_COLUMNS = ("symbol", "bid_price", "ask_price", "bid_size", "ask_size", "bid_exchange", "ask_exchange",
                  "tape", "quote_time", "received_at")
 RESTING_STATUSES = "('new', 'partially_filled', 'accepted')"
+
+
+def quick() -> None:
+    """`--quick`: every size cut to a few seconds' run (checks the bench itself; its figures mean little)."""
+    global ACCOUNTS, RESTING, QUOTES, SCALE_SIZES, SCALE_BATCHES, ENGINE_CAP_SECONDS, SCALE_CAP_SECONDS
+    ACCOUNTS, RESTING, QUOTES = 1_000, 10_000, 50_000
+    SCALE_SIZES, SCALE_BATCHES, ENGINE_CAP_SECONDS, SCALE_CAP_SECONDS = (1_000, 10_000, 100_000), 1, 20, 10
 
 
 @dataclass(frozen=True)
@@ -400,7 +409,7 @@ def run_throughput(db: psycopg.Connection, results_setup: dict[str, float], quot
     mix = dict(db.execute(f"""select o.order_type::text || ' ' || o.side::text, count(*) from mbt.orders as o
         where o.status in {RESTING_STATUSES} and o.symbol in (select symbol from bench.symbols)
         group by 1 order by 1""").fetchall())  # noqa: S608
-    results_setup["100k resting orders (insert + analyze)"] = time.perf_counter() - t
+    results_setup[f"{RESTING // 1000:,}k resting orders (insert + analyze)"] = time.perf_counter() - t
 
     t = time.perf_counter()
     batches = quote_batches(db, at_et("10:00"), quotes, drift_steps=quotes // SYMBOLS)
@@ -462,15 +471,16 @@ def run_scaling(db: psycopg.Connection, results: EngineResults, explain_at: int)
             results.explain_resting = resting
 
 
-def run(cfg: Config, quotes: int = QUOTES, explain_at: int = SCALE_SIZES[0]) -> EngineResults:
+def run(cfg: Config, quotes: int | None = None, explain_at: int | None = None) -> EngineResults:
+    """quotes: for (a) (default QUOTES); explain_at: the resting size whose batch is explained (the first)."""
     with psycopg.connect(cfg.dsn(), autocommit=True) as db:
         t = time.perf_counter()
         set_up_market(db)
-        setup = {"assets, 10k users and accounts": time.perf_counter() - t}
-        results = run_throughput(db, setup, quotes)
+        setup = {f"assets, {ACCOUNTS // 1000:,}k users and accounts": time.perf_counter() - t}
+        results = run_throughput(db, setup, quotes or QUOTES)
         from bench import lifecycle_engine
         results.lifecycle = lifecycle_engine.run(db, results)
-        run_scaling(db, results, explain_at)
+        run_scaling(db, results, explain_at or SCALE_SIZES[0])
     return results
 
 
@@ -586,6 +596,29 @@ def explain_section(r: EngineResults, top: int = 12) -> list[str]:
 def setup_section(r: EngineResults) -> list[str]:
     times = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in r.setup_seconds.items())
     return [f"Engine set-up (not measured): {times}."]
+
+
+def figures(r: EngineResults) -> list[Figure]:
+    """The headline figures: (a) and its ceiling (both on this stack, interleaved), the lifecycle ratio, (b)."""
+    e, c = r.engine, r.ceiling
+    ratio = e.qps / c.qps
+    out = [
+        Figure("engine (a): quotes/s, engine on", f"{e.qps:,.0f}", f"≥ {TARGET_QPS:,}", e.qps >= TARGET_QPS),
+        Figure("engine (a): ceiling, plain COPY on the same stack, quotes/s", f"{c.qps:,.0f}"),
+        Figure("engine (a): engine on / ceiling", f"{ratio:.2f}", f"≥ {TARGET_CEILING_RATIO:.2f}",
+               ratio >= TARGET_CEILING_RATIO),
+    ]
+    if r.lifecycle:
+        from bench import lifecycle_engine
+        out += lifecycle_engine.figures(r.lifecycle)
+    if r.scale:
+        first, last = r.scale[0], r.scale[-1]
+        scale = last.median_ms / first.median_ms
+        out += [Figure(f"engine (b): ms per batch at {p.resting:,} resting orders", f"{p.median_ms:,.1f}")
+                for p in (first, last)]
+        out.append(Figure(f"engine (b): ms per batch, {last.resting // 1000:,}k / {first.resting // 1000:,}k resting",
+                          f"{scale:.2f}", f"≤ {TARGET_SCALE_RATIO}", scale <= TARGET_SCALE_RATIO))
+    return out
 
 
 def render(r: EngineResults) -> list[list[str]]:

@@ -43,6 +43,8 @@ from ingest.service import Ingestor
 from marketsim.server import start_subprocess
 from mbtctl.config import Config
 
+from .figures import Figure
+
 NY = ZoneInfo("America/New_York")
 DAY = date(2026, 11, 17)  # a Tuesday: regular session 09:30-16:00 ET (the engine part uses the 24th)
 CEILING_DAY, CHECKED_DAY = date(2026, 11, 18), date(2026, 11, 19)
@@ -54,6 +56,12 @@ LEAD_SECONDS = 6  # marketsim starts this long before the first quote: the inges
 POLL_SECONDS = 0.002
 TARGET_QPS, TARGET_RATIO, TARGET_P99_MS = 50_000, 0.5, 250
 BATCH = 5_000
+
+
+def quick() -> None:
+    """`--quick`: a few seconds a run (checks the bench itself; its figures mean little)."""
+    global THROUGHPUT_QUOTES, CHECKED_QUOTES, LATENCY_SECONDS
+    THROUGHPUT_QUOTES, CHECKED_QUOTES, LATENCY_SECONDS = 20_000, 5_000, 2
 
 
 @dataclass
@@ -203,7 +211,7 @@ def wait(predicate, timeout: float, what: str) -> None:
 # --- (a) throughput ---------------------------------------------------------------------------------
 
 
-def run_throughput(cfg: Config, work: Path, quotes_n: int = THROUGHPUT_QUOTES) -> Throughput:
+def run_throughput(cfg: Config, work: Path, quotes_n: int) -> Throughput:
     quotes = make_quotes("M", SYMBOLS, et_ns(DAY, 10, 0), 20_000, quotes_n, seed=7)
     replay = work / "throughput.jsonl"
     write_replay(replay, quotes)
@@ -334,11 +342,11 @@ def run_latency(cfg: Config, work: Path, rate: int, hour: int) -> Latency:
     return result
 
 
-def run(cfg: Config, work: Path | None = None, quotes: int = THROUGHPUT_QUOTES) -> Results:
+def run(cfg: Config, work: Path | None = None, quotes: int | None = None) -> Results:
     logging.getLogger("ingest").setLevel(logging.WARNING)
     work = work or cfg.data_dir / "market-data"
     work.mkdir(parents=True, exist_ok=True)
-    throughput = run_throughput(cfg, work, quotes)
+    throughput = run_throughput(cfg, work, quotes or THROUGHPUT_QUOTES)
     latencies = [run_latency(cfg, work, rate, 11 + i) for i, rate in enumerate(LATENCY_RATES)]
     return Results(throughput, latencies)
 
@@ -348,6 +356,23 @@ def run(cfg: Config, work: Path | None = None, quotes: int = THROUGHPUT_QUOTES) 
 
 def verdict(ok: bool) -> str:
     return "PASS" if ok else "MISS"
+
+
+def figures(r: Results) -> list[Figure]:
+    t = r.throughput
+    ratio = t.qps / t.ceiling_qps
+    out = [
+        Figure("market data (a): ingest from marketsim, quotes/s", f"{t.qps:,.0f}", f"≥ {TARGET_QPS:,}",
+               t.qps >= TARGET_QPS),
+        Figure("market data (a): ceiling, plain COPY on the same stack, quotes/s", f"{t.ceiling_qps:,.0f}"),
+        Figure("market data (a): ingest / ceiling", f"{ratio:.2f}", f"≥ {TARGET_RATIO}", ratio >= TARGET_RATIO),
+    ]
+    for lat in r.latencies:
+        target = lat.rate >= 10_000
+        out.append(Figure(f"market data (b): quote to fill p99 at {lat.rate:,} quotes/s", f"{lat.pct(99):.0f} ms",
+                          f"≤ {TARGET_P99_MS} ms" if target else "",
+                          lat.pct(99) <= TARGET_P99_MS and lat.fills >= lat.expected_fills if target else None))
+    return out
 
 
 def render(r: Results) -> list[str]:

@@ -12,8 +12,9 @@ done, then one more without it; before each window the load's resting orders are
 starts from the same book. Alternating puts the load's own periodic costs (autovacuum of the tables it
 writes, about once a minute) on both sides alike. Target: the order p99 during the purge (mean of its
 windows) at most 20 % above the p99 without it (mean of the windows without it).
-Runnable alone: `python -m bench.tier_retention [--pause 2]` starts a fresh private stack, runs this part,
-prints its section and writes it to bench/tier_retention.md.
+Runnable alone: `python -m bench tier_retention [--pause 2] [--durability durable|unsafe|both]` (or
+`python -m bench.tier_retention ...`) starts fresh private stacks, runs this part and writes
+bench/tier_retention.md.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from jobs import tier_retention
 from mbtctl.config import Config
 
 from . import cpu, submit
+from .figures import Figure
 
 ACCOUNTS, ORDERS_PER_ACCOUNT, DAYS = 10_000, 10, 20  # 10 x (1 + 1 + 2) + 3 x 20 = 100 rows an account
 EXPECTED_ROWS = ACCOUNTS * (ORDERS_PER_ACCOUNT * 4 + DAYS * 3)
@@ -40,7 +42,13 @@ BATCH_ACCOUNTS, BATCH_LIMIT = tier_retention.ACCOUNTS_PER_BATCH, tier_retention.
 PAUSE = tier_retention.PAUSE  # defaults: 20 x 100 rows a table (2,000 rows here) a batch, then a pause twice as long
 MEASURE_SECONDS = 10
 TARGET_P99_RISE = 0.20
-REPORT = Path(__file__).resolve().parent / "tier_retention.md"  # what a stand-alone run last measured
+
+
+def quick() -> None:
+    """`--quick`: 500 accounts and 2 s windows (checks the bench itself; its figures mean little)."""
+    global ACCOUNTS, EXPECTED_ROWS, MEASURE_SECONDS
+    ACCOUNTS, MEASURE_SECONDS = 500, 2
+    EXPECTED_ROWS = ACCOUNTS * (ORDERS_PER_ACCOUNT * 4 + DAYS * 3)
 
 SETUP_SQL = [
     "create schema if not exists rbench",
@@ -149,12 +157,12 @@ def clear_book(db: psycopg.Connection) -> None:
                "where symbol = any(%s) and status in ('new', 'accepted', 'partially_filled')", [submit.SUBMIT_SYMBOLS])
 
 
-def load(cfg: Config, tokens_file: Path, label: str, seconds: int = MEASURE_SECONDS) -> Load:
+def load(cfg: Config, tokens_file: Path, label: str) -> Load:
     url = f"{cfg.base_url}/api/rpc/submit_order"
     with psycopg.connect(cfg.dsn(), autocommit=True) as db:
         clear_book(db)
     before = cpu.sample(cfg)
-    figures = submit.wrk(url, tokens_file, seconds)
+    figures = submit.wrk(url, tokens_file, MEASURE_SECONDS)
     usage = cpu.Usage.between(before, cpu.sample(cfg))
     result = Load(label, int(figures["requests"]), figures["duration_us"] / 1e6, figures["latency_p50_us"] / 1000,
                   figures["latency_p99_us"] / 1000, usage, before.at)
@@ -271,6 +279,19 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] if ordered else 0.0
 
 
+def figures(r: RetentionResults) -> list[Figure]:
+    rise = r.during_p99_ms / r.without_p99_ms - 1
+    p = r.purge
+    return [
+        Figure("tier retention: order p99 without the purge", f"{r.without_p99_ms:.1f} ms"),
+        Figure("tier retention: order p99 during the purge", f"{r.during_p99_ms:.1f} ms"),
+        Figure("tier retention: order p99 change during the purge", f"{rise:+.0%}", f"≤ +{TARGET_P99_RISE:.0%}",
+               rise <= TARGET_P99_RISE),
+        Figure("tier retention: expired rows purged (the job log; none left)", f"{p.logged:,}", f"{EXPECTED_ROWS:,}",
+               p.logged == EXPECTED_ROWS and p.left == 0),
+    ]
+
+
 def section(r: RetentionResults) -> list[str]:
     rise = r.during_p99_ms / r.without_p99_ms - 1
     quiet = r.without
@@ -328,30 +349,7 @@ def section(r: RetentionResults) -> list[str]:
     ]
 
 
-def main() -> int:
-    import argparse
+if __name__ == "__main__":  # the same as `python -m bench tier_retention`
+    from bench.__main__ import main
 
-    from bench.__main__ import bench_config, pro_plus_tokens, start_fresh_stack, stop_stack
-
-    parser = argparse.ArgumentParser(prog="python -m bench.tier_retention", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--pause", type=float, default=PAUSE,
-                        help=f"the job's pause after each batch, in multiples of the batch's time (default {PAUSE:g})")
-    pause = parser.parse_args().pause
-    cfg = bench_config()
-    try:
-        start_fresh_stack(cfg)
-        tokens = pro_plus_tokens(cfg)
-        tokens_file = cfg.data_dir / "bench-tokens.txt"
-        tokens_file.write_text("\n".join(tokens) + "\n")
-        tokens_file.chmod(0o600)
-        results = run(cfg, tokens, tokens_file, pause)
-    finally:
-        stop_stack(cfg)
-    lines = section(results)
-    REPORT.write_text("\n".join(lines) + "\n")
-    print("\n" + "\n".join(lines) + f"\n\nbench: written to {REPORT.name}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(["tier_retention", *sys.argv[1:]]))
