@@ -38,8 +38,8 @@ restore: setup  ## restore the local cluster (make stop first): to the latest ar
 backup-info: setup  ## the backups in the repository and the archived WAL
 	@$(PY) -m mbtctl.backup info
 
-bench: setup  ## the performance report (bench/report.md)
-	@$(PY) -m bench
+bench: setup  ## the performance report (bench/report.md), durable and unsafe (DURABILITY=durable|unsafe, QUICK=1)
+	@$(PY) -m bench $(if $(DURABILITY),--durability $(DURABILITY)) $(if $(QUICK),--quick)
 
 report: setup  ## the daily fill-quality report in reports/out (DATE=YYYY-MM-DD; a scripted simulated day if nothing traded)
 	@$(PY) -m reports.fill_quality $(if $(DATE),--date $(DATE))

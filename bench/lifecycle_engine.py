@@ -134,6 +134,7 @@ def run(db: psycopg.Connection, results: engine.EngineResults) -> LifecycleResul
     batches = engine.quote_batches(db, engine.at_et("10:30"), quotes, drift_steps=quotes // engine.SYMBOLS)
     setup = time.perf_counter() - t
     print(f"bench: engine lifecycle: {quotes:,} quotes into md.quotes, resting {resting}", flush=True)
+    engine.checkpoint(db)
     mixed_ceiling, mixed = engine.ingest_interleaved(db, batches, cap_seconds=engine.ENGINE_CAP_SECONDS)
     print(f"bench:     {mixed.qps:,.0f} quotes/s, {mixed.fills:,} fills (ceiling beside it {mixed_ceiling.qps:,.0f})",
           flush=True)

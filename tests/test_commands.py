@@ -1,5 +1,5 @@
 """The README's commands: `make setup` is idempotent; `make run` brings the whole stack up and
-prints the URL; `make stop` stops everything it started and nothing else."""
+prints the URL, on a durable cluster; `make stop` stops everything it started and nothing else."""
 
 import os
 import shutil
@@ -11,7 +11,8 @@ import httpx
 import psycopg
 
 from conftest import PASSWORD, free_port, unique_email
-from mbtctl.config import PROJECT_ROOT
+from mbtctl import cluster
+from mbtctl.config import PROJECT_ROOT, Config
 
 
 def test_setup_run_again_installs_nothing_within_15_seconds():
@@ -68,3 +69,22 @@ def test_run_serves_the_stack_and_stop_ends_everything_it_started(cfg):
             run.wait(timeout=30)
         subprocess.run([sys.executable, "-m", "mbtctl", "stop"], cwd=PROJECT_ROOT, env=env, capture_output=True)
         shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def test_make_runs_cluster_keeps_every_commit_fsync_synchronous_commit_and_full_page_writes_on(cfg):
+    """`make run`'s configuration (Config.from_env) starts a durable cluster, with the WAL settings that keep
+    durability cheaper: full-page images compressed, a checkpoint every 15 min or ~2 GB of WAL."""
+    durable = Config.from_env().with_(data_dir=cfg.data_dir / "make-run-cluster", pg_port=free_port())
+    shutil.rmtree(durable.data_dir, ignore_errors=True)
+    try:
+        cluster.init(durable)
+        cluster.start(durable)
+        with psycopg.connect(durable.dsn(dbname="postgres")) as conn:
+            shown = {name: conn.execute(f"show {name}").fetchone()[0] for name in (
+                "fsync", "synchronous_commit", "full_page_writes", "wal_compression", "max_wal_size",
+                "checkpoint_timeout")}
+    finally:
+        cluster.stop(durable)
+        shutil.rmtree(durable.data_dir, ignore_errors=True)
+    assert shown == {"fsync": "on", "synchronous_commit": "on", "full_page_writes": "on", "wal_compression": "lz4",
+                     "max_wal_size": "4GB", "checkpoint_timeout": "15min"}
