@@ -11,8 +11,7 @@ import httpx
 import psycopg
 
 from conftest import PASSWORD, free_port, unique_email
-from mbtctl import cluster
-from mbtctl.config import PROJECT_ROOT, Config
+from mbtctl.config import PROJECT_ROOT
 
 
 def test_setup_run_again_installs_nothing_within_15_seconds():
@@ -49,11 +48,14 @@ def test_run_serves_the_stack_and_stop_ends_everything_it_started(cfg):
             account = client.get("/api/account", headers={"Authorization": f"Bearer {token}"}).json()
             assert account["cash"] == "100000.00"
 
-        # make run's cluster is durable: a commit acknowledged is a commit kept, whatever crashes
+        # make run's cluster is durable: a commit acknowledged is a commit kept, whatever crashes; its WAL settings
+        # keep that cheaper: full-page images compressed, a checkpoint every 15 min or ~2 GB of WAL
         with psycopg.connect(f"host={data_dir / 'run'} port={ports['MBT_PG_PORT']} user=postgres dbname=mbt") as conn:
-            settings = dict(conn.execute("select name, setting from pg_settings where name in "
-                                         "('fsync', 'synchronous_commit', 'full_page_writes')").fetchall())
-        assert settings == {"fsync": "on", "synchronous_commit": "on", "full_page_writes": "on"}
+            settings = {name: conn.execute(f"show {name}").fetchone()[0] for name in (
+                "fsync", "synchronous_commit", "full_page_writes", "wal_compression", "max_wal_size",
+                "checkpoint_timeout")}
+        assert settings == {"fsync": "on", "synchronous_commit": "on", "full_page_writes": "on",
+                            "wal_compression": "lz4", "max_wal_size": "4GB", "checkpoint_timeout": "15min"}
 
         stop = subprocess.run([sys.executable, "-m", "mbtctl", "stop"], cwd=PROJECT_ROOT, env=env,
                               capture_output=True, text=True, timeout=60)
@@ -69,22 +71,3 @@ def test_run_serves_the_stack_and_stop_ends_everything_it_started(cfg):
             run.wait(timeout=30)
         subprocess.run([sys.executable, "-m", "mbtctl", "stop"], cwd=PROJECT_ROOT, env=env, capture_output=True)
         shutil.rmtree(data_dir, ignore_errors=True)
-
-
-def test_make_runs_cluster_keeps_every_commit_fsync_synchronous_commit_and_full_page_writes_on(cfg):
-    """`make run`'s configuration (Config.from_env) starts a durable cluster, with the WAL settings that keep
-    durability cheaper: full-page images compressed, a checkpoint every 15 min or ~2 GB of WAL."""
-    durable = Config.from_env().with_(data_dir=cfg.data_dir / "make-run-cluster", pg_port=free_port())
-    shutil.rmtree(durable.data_dir, ignore_errors=True)
-    try:
-        cluster.init(durable)
-        cluster.start(durable)
-        with psycopg.connect(durable.dsn(dbname="postgres")) as conn:
-            shown = {name: conn.execute(f"show {name}").fetchone()[0] for name in (
-                "fsync", "synchronous_commit", "full_page_writes", "wal_compression", "max_wal_size",
-                "checkpoint_timeout")}
-    finally:
-        cluster.stop(durable)
-        shutil.rmtree(durable.data_dir, ignore_errors=True)
-    assert shown == {"fsync": "on", "synchronous_commit": "on", "full_page_writes": "on", "wal_compression": "lz4",
-                     "max_wal_size": "4GB", "checkpoint_timeout": "15min"}
