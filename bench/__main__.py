@@ -561,7 +561,8 @@ def render(title: str, runs: list[StackRun], args: argparse.Namespace, seconds: 
           f"(`--durability {runs[0].durability}`): ")
          + "; ".join(f"**{d}**: {SETTINGS[d]}" for d in DURABILITIES if d in by_durability) + ". "
          + ("The targets are judged on the durable column." if judged == DURABLE else
-            "No durable run (`--durability unsafe`): the results are the unsafe figures', not the targets'. ")],
+            "The result column judges the unsafe figures (there was no durable run), but the targets apply to "
+            "durable figures: run `--durability durable` or `both` for a verdict.")],
         headline_table(by_durability),
     ]
     if judged == DURABLE:
