@@ -193,3 +193,142 @@ def test_positions_average_in_realize_on_the_way_out_and_can_flip_short(db, acct
     # closes 15 at 90 (15 x -15 = -225), opens 5 short at 90
     assert position(db, acct, "ZAAA") == (D(-5), D("90"), D("-150"))
     assert_invariants(db)
+
+
+# --- the times of a fill made at submission -------------------------------------------------------
+
+def test_a_fill_at_submission_takes_the_submission_time_and_keeps_the_quote_time_as_evidence(db, acct):
+    insert_quotes(db, ("ZAAA", "189.98", "190.02", et("2026-11-24 10:00:00")))
+    o = submit(db, acct, et("2026-11-24 10:00:01"), **{**BUY_ONE_AT_MARKET, "qty": 10})
+    # the order and its execution happen when it was submitted, 1 s after the quote that priced them
+    row = db.execute("select created_at, submitted_at, filled_at, updated_at from mbt.orders where order_id = %s",
+                     [o["id"]]).fetchone()
+    assert row == (et("2026-11-24 10:00:01"),) * 4
+    assert db.execute("select transaction_time, quote_time from mbt.fills where order_id = %s",
+                      [o["id"]]).fetchone() == (et("2026-11-24 10:00:01"), et("2026-11-24 10:00:00"))
+    assert db.execute("select opened_at from mbt.positions where account_id = %s", [acct]).fetchone() == (
+        et("2026-11-24 10:00:01"),)
+    events = db.execute("select event, event_at from mbt.order_events where order_id = %s order by event_id",
+                        [o["id"]]).fetchall()
+    assert events == [("submitted", et("2026-11-24 10:00:01")), ("fill", et("2026-11-24 10:00:01"))]
+
+
+def test_a_stop_triggered_at_submission_is_stamped_with_the_submission_time(db, acct):
+    insert_quotes(db, ("ZAAA", "189.98", "190.02", et("2026-11-24 10:00:00")))
+    o = submit(db, acct, et("2026-11-24 10:00:01"), symbol="ZAAA", qty=1, side="buy", type="stop",
+               stop_price="190.00", time_in_force="day")
+    assert db.execute("select stop_triggered_at, filled_at from mbt.orders where order_id = %s",
+                      [o["id"]]).fetchone() == (et("2026-11-24 10:00:01"), et("2026-11-24 10:00:01"))
+
+
+def test_every_order_is_created_submitted_and_filled_in_that_order_with_its_audit_rows_in_time_order(db, acct):
+    # an immediate fill, a bracket filled at once whose exits go live and fill, a stop that fills in two parts
+    insert_quotes(db, ("ZAAA", "99.98", "100.02", et("2026-11-24 10:00:00")),
+                  ("ZBBB", "49.98", "50.02", et("2026-11-24 10:00:00")))
+    submit(db, acct, et("2026-11-24 10:00:01"), symbol="ZAAA", qty=50, side="buy", type="market", time_in_force="day")
+    submit(db, acct, et("2026-11-24 10:00:02"), symbol="ZBBB", qty=10, side="buy", type="market", time_in_force="gtc",
+           order_class="bracket", take_profit={"limit_price": "51.00"}, stop_loss={"stop_price": "49.00"})
+    submit(db, acct, et("2026-11-24 10:00:03"), symbol="ZAAA", qty=30, side="sell", type="stop", stop_price="99.50",
+           time_in_force="day")
+    insert_quotes(db, ("ZAAA", "99.40", "99.45", et("2026-11-24 10:00:04"), 20, 100),
+                  ("ZBBB", "51.00", "51.05", et("2026-11-24 10:00:05")),
+                  ("ZAAA", "99.30", "99.35", et("2026-11-24 10:00:06")))
+    assert db.execute("select count(*) from mbt.fills where account_id = %s", [acct]).fetchone() == (5,)
+    out_of_order = db.execute("""
+        select o.order_id, o.created_at, o.submitted_at, o.filled_at, o.updated_at
+        from mbt.orders as o
+        where o.account_id = %(a)s
+            and not (o.created_at <= o.submitted_at and o.submitted_at <= coalesce(o.filled_at, 'infinity')
+                and o.submitted_at <= o.updated_at)
+        union all
+        select f.order_id, null, o.submitted_at, f.transaction_time, null
+        from mbt.fills as f inner join mbt.orders as o on f.account_id = o.account_id and f.order_id = o.order_id
+        where f.account_id = %(a)s and f.transaction_time < o.submitted_at
+        union all
+        select e.order_id, null, null, e.event_at, null
+        from (select e.*, lag(e.event_at) over (partition by e.order_id order by e.event_id) as before
+              from mbt.order_events as e where e.account_id = %(a)s) as e
+        where e.event_at < e.before""", {"a": acct}).fetchall()
+    assert out_of_order == []
+
+
+# --- one quote's displayed size, shared by one account's orders on its side -----------------------
+
+def limit_buy(db, acct, at, limit, qty=300):
+    return submit(db, acct, et(at), symbol="ZAAA", qty=qty, side="buy", type="limit", limit_price=limit,
+                  time_in_force="day")
+
+
+def filled_qty(db, o):
+    return D(order(db, o["id"])["filled_qty"])
+
+
+def test_one_accounts_orders_share_a_quotes_size_the_older_first_and_the_rest_fills_on_the_next_quote(db, acct):
+    older = limit_buy(db, acct, "2026-11-24 10:00:00", "190.10")
+    newer = limit_buy(db, acct, "2026-11-24 10:00:01", "190.10")
+    insert_quotes(db, ("ZAAA", "190.00", "190.02", et("2026-11-24 10:00:02"), 100, 300))
+    # 300 displayed: 300 in all, to the order submitted first
+    assert (filled_qty(db, older), filled_qty(db, newer)) == (D(300), D(0))
+    insert_quotes(db, ("ZAAA", "190.00", "190.04", et("2026-11-24 10:00:03"), 100, 300))
+    assert (filled_qty(db, older), filled_qty(db, newer)) == (D(300), D(300))
+    assert [f["price"] for f in fills(db, newer["id"])] == [D("190.04")]
+
+
+def test_the_better_priced_order_takes_a_shared_quote_first(db, acct):
+    older = limit_buy(db, acct, "2026-11-24 10:00:00", "190.10")
+    better = limit_buy(db, acct, "2026-11-24 10:00:01", "190.20")  # newer, but bids more
+    insert_quotes(db, ("ZAAA", "190.00", "190.02", et("2026-11-24 10:00:02"), 100, 400))
+    assert (filled_qty(db, better), filled_qty(db, older)) == (D(300), D(100))
+
+
+def test_within_one_batch_each_quote_is_shared_and_the_rest_waits_for_the_next_quote(db, acct):
+    a = limit_buy(db, acct, "2026-11-24 10:00:00", "190.10")
+    b = limit_buy(db, acct, "2026-11-24 10:00:01", "190.10")
+    insert_quotes(db, ("ZAAA", "190.00", "190.02", et("2026-11-24 10:00:02"), 100, 200),
+                  ("ZAAA", "190.00", "190.03", et("2026-11-24 10:00:03"), 100, 200),
+                  ("ZAAA", "190.00", "190.04", et("2026-11-24 10:00:04"), 100, 200))
+    # 200 + 200 + 200 displayed: a takes 200, then its last 100 and b 100, then b 200 more
+    assert [(f["qty"], f["price"]) for f in fills(db, a["id"])] == [(D(200), D("190.02")), (D(100), D("190.03"))]
+    assert [(f["qty"], f["price"]) for f in fills(db, b["id"])] == [(D(100), D("190.03")), (D(200), D("190.04"))]
+    assert (filled_qty(db, a), filled_qty(db, b)) == (D(300), D(300))
+
+
+def test_an_order_filled_at_submission_gets_only_what_the_accounts_earlier_orders_left_of_the_quote(db, acct):
+    older = limit_buy(db, acct, "2026-11-24 10:00:00", "190.10", qty=200)
+    insert_quotes(db, ("ZAAA", "190.00", "190.02", et("2026-11-24 10:00:02"), 100, 300))
+    assert filled_qty(db, older) == D(200)
+    # the same quote is still the latest, and fresh: 100 of its 300 are left for the new order
+    newer = submit(db, acct, et("2026-11-24 10:00:03"), symbol="ZAAA", qty=300, side="buy", type="market",
+                   time_in_force="day")
+    assert (newer["status"], newer["filled_qty"]) == ("partially_filled", "100")
+    insert_quotes(db, ("ZAAA", "190.00", "190.04", et("2026-11-24 10:00:04"), 100, 300))
+    assert filled_qty(db, newer) == D(300)
+
+
+def test_two_accounts_each_take_a_quotes_whole_displayed_size(db, acct):
+    other = sign_up_in_db(db)["account_id"]
+    mine = limit_buy(db, acct, "2026-11-24 10:00:00", "190.10")
+    theirs = limit_buy(db, other, "2026-11-24 10:00:01", "190.10")
+    insert_quotes(db, ("ZAAA", "190.00", "190.02", et("2026-11-24 10:00:02"), 100, 300))
+    # one book per user: no matching between users, and each fills against the whole quote
+    assert (filled_qty(db, mine), filled_qty(db, theirs)) == (D(300), D(300))
+
+
+def test_under_the_full_fill_model_an_accounts_orders_do_not_share_a_quote(db, acct):
+    db.execute("update mbt.accounts set fill_model = 'full' where account_id = %s", [acct])
+    a = limit_buy(db, acct, "2026-11-24 10:00:00", "190.10")
+    b = limit_buy(db, acct, "2026-11-24 10:00:01", "190.10")
+    insert_quotes(db, ("ZAAA", "190.00", "190.02", et("2026-11-24 10:00:02"), 100, 300))
+    assert (filled_qty(db, a), filled_qty(db, b)) == (D(300), D(300))
+
+
+def test_sell_orders_share_the_bid_size(db, acct):
+    db.execute("insert into mbt.positions (account_id, symbol, asset_id, asset_class, qty, avg_entry_price, "
+               "opened_at, updated_at) select %s, 'ZAAA', asset_id, 'us_equity', 600, 180, %s, %s from md.assets "
+               "where symbol = 'ZAAA'", [acct, et("2026-11-24 09:30"), et("2026-11-24 09:30")])
+    a = submit(db, acct, et("2026-11-24 10:00:00"), symbol="ZAAA", qty=300, side="sell", type="limit",
+               limit_price="190.00", time_in_force="day")
+    b = submit(db, acct, et("2026-11-24 10:00:01"), symbol="ZAAA", qty=300, side="sell", type="limit",
+               limit_price="189.90", time_in_force="day")  # asks less: first
+    insert_quotes(db, ("ZAAA", "190.00", "190.02", et("2026-11-24 10:00:02"), 300, 100))
+    assert (filled_qty(db, b), filled_qty(db, a)) == (D(300), D(0))

@@ -196,3 +196,32 @@ def test_0024_carries_the_cash_that_earlier_purges_removed(cfg, scratch_db):
         conn.commit()
         migrate.migrate(conn)
         assert conn.execute("select cash from mbt.retention_carry").fetchone()[0] == Decimal("99500.00")
+
+
+def test_0022_leaves_each_client_order_id_to_the_newest_order_that_had_it(cfg, scratch_db, migrations_dir):
+    # before 0022 a replaced entry passed its client_order_id on, and a retried request made a second order
+    # once the first had filled: the newest keeps the id, the older ones take '<id>~<their order id>'
+    for later in migrations_dir.glob("0022_*.sql"):
+        later.unlink()
+    db = scratch_db()
+    with psycopg.connect(cfg.dsn(dbname=db)) as conn:
+        migrate.migrate(conn, migrate.discover(migrations_dir))
+        [(account,)] = conn.execute(
+            "with u as (insert into auth.users (email, password_hash) values ('old@example.com', 'x') "
+            "returning user_id) insert into mbt.accounts (user_id, cash) select user_id, 0 from u "
+            "returning account_id").fetchall()
+        orders = {}
+        for name, client_order_id, minute in [("first", "mine", 0), ("replacing", "mine", 1), ("other", "x" * 128, 2),
+                                              ("retried", "x" * 128, 3)]:
+            orders[name] = conn.execute(
+                "insert into mbt.orders (account_id, client_order_id, symbol, asset_id, asset_class, side, order_type, "
+                "time_in_force, position_intent, qty, status, created_at, updated_at, submitted_at) values (%s, %s, "
+                "'ZOLD', gen_random_uuid(), 'us_equity', 'buy', 'market', 'day', 'buy_to_open', 1, 'filled', "
+                "'2026-11-24 15:00Z'::timestamptz + %s * interval '1 minute', now(), now()) returning order_id",
+                [account, client_order_id, minute]).fetchone()[0]
+        conn.commit()
+        migrate.migrate(conn)
+        got = dict(conn.execute("select order_id, client_order_id from mbt.orders").fetchall())
+    assert got[orders["replacing"]] == "mine" and got[orders["retried"]] == "x" * 128
+    assert got[orders["first"]] == f"mine~{orders['first']}"
+    assert got[orders["other"]] == "x" * 91 + f"~{orders['other']}"

@@ -29,9 +29,36 @@ def test_a_replace_makes_a_new_order_and_links_both(db, acct):
     old = order(db, old["id"])
     assert new["id"] != old["id"]
     assert (old["status"], old["replaced_by"], new["replaces"]) == ("replaced", new["id"], old["id"])
-    assert (new["limit_price"], new["qty"], new["client_order_id"], new["status"]) == ("51", "100", "mine", "new")
+    assert (new["limit_price"], new["qty"], new["status"]) == ("51", "100", "new")
+    # the new order's client_order_id is generated when none is sent (as at Alpaca); the old keeps its own
+    assert (old["client_order_id"], new["client_order_id"]) == ("mine", new["client_order_id"])
+    assert new["client_order_id"] != "mine"
     # the hold follows the new order: 100 x 51.00
     assert balances(db, acct)["held"] == D("5100.00")
+
+
+def test_a_replace_may_name_the_new_orders_client_order_id_but_not_reuse_one(db, acct):
+    old = submit(db, acct, et("2026-11-24 10:00"), **LIMIT, client_order_id="mine")
+    db.execute("savepoint s")
+    with pytest.raises(psycopg.Error) as err:
+        replace(db, acct, old["id"], et("2026-11-24 10:01"), limit_price="51.00", client_order_id="mine")
+    db.execute("rollback to savepoint s")
+    assert err.value.diag.sqlstate == "MBO09"
+    assert order(db, old["id"])["status"] == "new"
+    new = replace(db, acct, old["id"], et("2026-11-24 10:01"), limit_price="51.00", client_order_id="mine-v2")
+    assert new["client_order_id"] == "mine-v2"
+
+
+def test_a_replaced_exit_may_not_reuse_a_client_order_id_either(db, acct):
+    entry = submit(db, acct, et("2026-11-24 10:00"), **LIMIT, client_order_id="entry", order_class="bracket",
+                   take_profit={"limit_price": "55.00"}, stop_loss={"stop_price": "45.00"})
+    take_profit = db.execute("select order_id from mbt.orders where group_id = %s and leg = 'take_profit'",
+                             [entry["id"]]).fetchone()[0]
+    db.execute("savepoint s")
+    with pytest.raises(psycopg.Error) as err:
+        replace(db, acct, take_profit, et("2026-11-24 10:01"), limit_price="56.00", client_order_id="entry")
+    db.execute("rollback to savepoint s")
+    assert err.value.diag.sqlstate == "MBO09"
 
 
 def test_a_rejected_replace_changes_nothing(db, acct):
@@ -78,6 +105,17 @@ def test_fok_fills_all_or_nothing(db, acct):
     assert (too_big["status"], too_big["filled_qty"]) == ("canceled", "0")
     fits = submit(db, acct, et("2026-11-24 10:00:02"), **{**LIMIT, "qty": 30, "time_in_force": "fok"})
     assert (fits["status"], fits["filled_qty"]) == ("filled", "30")
+
+
+def test_fok_counts_only_what_the_accounts_earlier_orders_left_of_the_quote(db, acct):
+    resting = submit(db, acct, et("2026-11-24 10:00"), **{**LIMIT, "qty": 20})
+    insert_quotes(db, ("ZCHG", "49.90", "49.95", et("2026-11-24 10:00:00.5"), 100, 30))
+    assert order(db, resting["id"])["filled_qty"] == "20"
+    # 10 of the quote's 30 are left: 20 fill-or-kill is nothing, 10 fills
+    too_big = submit(db, acct, et("2026-11-24 10:00:01"), **{**LIMIT, "qty": 20, "time_in_force": "fok"})
+    assert (too_big["status"], too_big["filled_qty"]) == ("canceled", "0")
+    fits = submit(db, acct, et("2026-11-24 10:00:02"), **{**LIMIT, "qty": 10, "time_in_force": "fok"})
+    assert (fits["status"], fits["filled_qty"]) == ("filled", "10")
 
 
 def test_opg_fills_at_the_open_only(db, acct):

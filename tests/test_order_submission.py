@@ -20,6 +20,8 @@ def acct(db):
     add_asset(db, "ZNOFRAC", fractionable=False)
     add_asset(db, "ZHTB", easy_to_borrow=False)
     add_asset(db, "ZHALT", tradable=False)
+    add_asset(db, "ZAS")
+    add_asset(db, "ZVAL261218C00050000", asset_class="us_option")
     insert_quotes(db, ("ZVAL", "49.99", "50.01", et("2026-11-24 09:59")),
                   ("ZHTB", "9.99", "10.01", et("2026-11-24 09:59")))
     return sign_up_in_db(db)["account_id"]
@@ -74,6 +76,18 @@ def rejected(db, acct, code, **request):
     ({"type": "trailing_stop", "trail_price": "1", "stop_price": "49"}, "MBO06"),
     ({"trail_price": "1"}, "MBO06"),                                              # a market order has no trail
     ({"client_order_id": "x" * 129}, "MBV03"),
+    ({"client_order_id": "line\nbreak"}, "MBV03"),                # control characters: C0, DEL, C1
+    ({"client_order_id": "tab\there"}, "MBV03"),
+    ({"client_order_id": "del\u007f"}, "MBV03"),
+    ({"client_order_id": "next-line\u0085"}, "MBV03"),
+    ({"position_intent": "buy_to_hold"}, "MBV03"),               # not one of Alpaca's four
+    ({"position_intent": "sell_to_open"}, "MBV03"),              # a buy order cannot sell to open
+    ({"side": "sell", "position_intent": "buy_to_close"}, "MBV03"),
+    ({"symbol": "za\u017f"}, "MBV03"),                           # za + long s: upper() would fold it to ZAS
+    ({"symbol": "\uff3a\uff36\uff21\uff2c"}, "MBV03"),          # ZVAL in fullwidth letters
+    ({"symbol": "ZV AL"}, "MBV03"),
+    ({"symbol": "ZVAL\n"}, "MBV03"),
+    ({"symbol": ""}, "MBV03"),
 ])
 def test_invalid_orders_are_rejected_with_their_code_and_nothing_is_written(db, acct, change, code):
     request = {k: v for k, v in {**MARKET, **change}.items() if v is not None}
@@ -93,6 +107,53 @@ def test_prices_under_a_dollar_take_four_decimals(db, acct):
 def test_client_order_id_is_unique_among_open_orders(db, acct):
     submit(db, acct, AT, **{**MARKET, "type": "limit", "limit_price": "40", "client_order_id": "mine-1"})
     rejected(db, acct, "MBO09", **{**MARKET, "type": "limit", "limit_price": "41", "client_order_id": "mine-1"})
+
+
+def test_a_retried_order_that_already_filled_is_refused_and_buys_nothing_more(db, acct):
+    # a fresh quote: the first request fills at once; the retry (alpaca-py re-sends a POST on a 504) is MBO09
+    insert_quotes(db, ("ZVAL", "49.99", "50.01", et("2026-11-24 09:59:59.5"), 100, 500))
+    first = submit(db, acct, AT, **{**MARKET, "qty": 100, "client_order_id": "retry-1"})
+    assert (first["status"], first["filled_qty"]) == ("filled", "100")
+    diag = rejected(db, acct, "MBO09", **{**MARKET, "qty": 100, "client_order_id": "retry-1"})
+    assert diag.message_detail == "client_order_id = retry-1"
+    assert db.execute("select count(*), sum(filled_qty) from mbt.orders where account_id = %s",
+                      [acct]).fetchone() == (1, D(100))
+    assert db.execute("select count(*) from mbt.fills where account_id = %s", [acct]).fetchone() == (1,)
+    assert db.execute("select qty from mbt.positions where account_id = %s", [acct]).fetchone() == (D(100),)
+
+
+def test_a_client_order_id_stays_taken_after_its_order_was_canceled(db, acct):
+    o = submit(db, acct, AT, **{**MARKET, "type": "limit", "limit_price": "40", "client_order_id": "mine-2"})
+    db.execute("select mbt.cancel_order(%s, %s, %s)", [acct, o["id"], AT])
+    rejected(db, acct, "MBO09", **{**MARKET, "type": "limit", "limit_price": "40", "client_order_id": "mine-2"})
+
+
+def test_client_order_ids_are_unique_per_account_not_across_accounts(db, acct):
+    other = sign_up_in_db(db)["account_id"]
+    submit(db, acct, AT, **{**MARKET, "type": "limit", "limit_price": "40", "client_order_id": "same"})
+    assert submit(db, other, AT, **{**MARKET, "type": "limit", "limit_price": "40",
+                                     "client_order_id": "same"})["client_order_id"] == "same"
+
+
+def test_the_database_refuses_a_second_order_with_a_client_order_id_the_account_used(db, acct):
+    o = submit(db, acct, AT, **{**MARKET, "type": "limit", "limit_price": "40", "client_order_id": "mine-3"})
+    db.execute("select mbt.cancel_order(%s, %s, %s)", [acct, o["id"], AT])
+    with pytest.raises(psycopg.errors.UniqueViolation):
+        db.execute("insert into mbt.orders select * from jsonb_populate_record(null::mbt.orders, ("
+                   "select to_jsonb(o) || jsonb_build_object('order_id', gen_random_uuid()) "
+                   "from mbt.orders as o where o.order_id = %s))", [o["id"]])
+
+
+def test_symbols_are_upper_cased_ascii_and_option_symbols_pass_the_format_check(db, acct):
+    assert submit(db, acct, AT, **{**MARKET, "symbol": " zas ", "type": "limit", "limit_price": "40"})["symbol"] \
+        == "ZAS"
+    # an OCC option symbol is well formed: refused only because option orders are not built yet
+    rejected(db, acct, "MBO17", **{**MARKET, "symbol": "ZVAL261218C00050000"})
+
+
+def test_position_intent_is_accepted_when_it_fits_the_side(db, acct):
+    o = submit(db, acct, AT, **{**MARKET, "type": "limit", "limit_price": "40", "position_intent": "buy_to_open"})
+    assert o["position_intent"] == "buy_to_open"
 
 
 def test_an_opposite_open_order_is_a_potential_wash_trade(db, acct):

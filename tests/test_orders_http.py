@@ -1,14 +1,16 @@
 """The main order paths through the gateway, with quotes arriving as the ingestor writes them."""
 
+import json
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
 
 import psycopg
 import pytest
 
-from conftest import assert_error, assert_invariants, sign_up
+from conftest import assert_error, assert_invariants, sign_up, sign_up_in_db
 from engine import insert_quotes
 
 # orders through the gateway are valued at now() against the session it falls in
@@ -145,3 +147,65 @@ def test_list_orders_takes_null_as_all_where_all_is_the_default(api, user, symbo
     listed = api.post("/api/rpc/list_orders", json=everything, headers=user.auth)
     assert listed.status_code == 200, listed.text
     assert [o["id"] for o in listed.json()] == [r.json()["id"]]
+
+
+def test_a_retried_post_after_the_order_filled_is_a_422_and_buys_nothing_more(api, admin, user, symbol):
+    # alpaca-py re-sends a POST that timed out; the first one had gone through and filled. The quote is the
+    # ingestor's: fresh now while the market is open (the order fills at submission), else at the next open
+    # (the order rests until then)
+    is_open, at = admin.execute("select is_open, case when is_open then now() else next_open end "
+                                "from md.clock(now())").fetchone()
+    request = {"symbol": symbol, "qty": 100, "side": "buy", "type": "limit", "limit_price": "100.00",
+               "time_in_force": "gtc", "client_order_id": "retry-after-fill"}
+    if is_open:
+        with admin.transaction():
+            insert_quotes(admin, (symbol, "99.90", "99.95", at, 100, 500))
+    r = api.post("/api/rpc/submit_order", json=request, headers=user.auth)
+    assert r.status_code == 200, r.text
+    if not is_open:
+        with admin.transaction():
+            insert_quotes(admin, (symbol, "99.90", "99.95", at + timedelta(seconds=1), 100, 500))
+    assert api.get("/api/orders", params={"id": f"eq.{r.json()['id']}"}, headers=user.auth).json()[0]["status"] \
+        == "filled"
+
+    retry = api.post("/api/rpc/submit_order", json=request, headers=user.auth)
+    body = assert_error(retry, 422, "MBO09")
+    assert body["details"] == "client_order_id = retry-after-fill"
+    assert len(api.get("/api/orders", headers=user.auth).json()) == 1
+    assert len(api.get("/api/fills", headers=user.auth).json()) == 1
+    [position] = api.get("/api/positions", params={"symbol": f"eq.{symbol}"}, headers=user.auth).json()
+    assert position["qty"] == "100"
+
+
+def test_two_identical_submissions_at_once_make_one_order(cfg, admin, symbol):
+    account_id = sign_up_in_db(admin)["account_id"]
+    at = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)  # 10:00 New York, a Tuesday
+    insert_quotes(admin, (symbol, "99.90", "99.95", at - timedelta(seconds=1), 100, 500))
+    request = json.dumps({"symbol": symbol, "qty": 100, "side": "buy", "type": "market", "time_in_force": "day",
+                          "client_order_id": "twice-at-once"})
+
+    # a third connection holds the account's row, so both submissions wait for it and then run one after
+    # the other: the second must see the first, filled (no longer open) at once
+    with psycopg.connect(cfg.dsn()) as gate:
+        gate.execute("select from mbt.accounts where account_id = %s for update", [account_id])
+
+        def submit_one(_):
+            with psycopg.connect(cfg.dsn()) as conn:
+                try:
+                    conn.execute("select mbt.submit_order(%s, %s::jsonb, %s)", [account_id, request, at])
+                    conn.commit()
+                    return "ok"
+                except psycopg.Error as exc:
+                    return exc.diag.sqlstate
+
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            outcomes = pool.map(submit_one, range(2))
+            while admin.execute("select count(*) from pg_stat_activity where wait_event_type = 'Lock' "
+                                "and query like '%%submit_order%%'").fetchone()[0] < 2:
+                time.sleep(0.02)
+            gate.rollback()
+            outcomes = sorted(outcomes)
+    assert outcomes == ["MBO09", "ok"]
+    assert admin.execute("select count(*), sum(filled_qty) from mbt.orders where account_id = %s",
+                         [account_id]).fetchone() == (1, D(100))
+    assert admin.execute("select qty from mbt.positions where account_id = %s", [account_id]).fetchone() == (D(100),)

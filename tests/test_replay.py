@@ -95,3 +95,42 @@ def test_a_replay_starts_a_still_resting_trailing_stop_from_its_mark_at_submissi
     assert differences == []
     # and the replay, rolled back, leaves the mark where the quotes put it
     assert db.execute("select hwm from mbt.trailing_marks where order_id = %s", [trail["id"]]).fetchone() == (D("103"),)
+
+
+def test_a_replay_reproduces_orders_of_one_account_sharing_a_quotes_size(db):
+    add_asset(db, "ZRPS")
+    acct = sign_up_in_db(db)["account_id"]
+    older = submit(db, acct, et("2026-11-24 10:00:00"), symbol="ZRPS", qty=200, side="buy", type="limit",
+                   limit_price="50.10", time_in_force="day")
+    better = submit(db, acct, et("2026-11-24 10:00:01"), symbol="ZRPS", qty=200, side="buy", type="limit",
+                    limit_price="50.20", time_in_force="day")
+    # 300 displayed: better 200, older 100; then a market order at submission finds the quote used up
+    insert_quotes(db, ("ZRPS", "49.98", "50.02", et("2026-11-24 10:00:02"), 100, 300))
+    market = submit(db, acct, et("2026-11-24 10:00:03"), symbol="ZRPS", qty=100, side="buy", type="market",
+                    time_in_force="day")
+    assert market["filled_qty"] == "0"
+    insert_quotes(db, ("ZRPS", "49.98", "50.03", et("2026-11-24 10:00:04"), 100, 150))
+    got = db.execute("select order_id::text, qty from mbt.fills where account_id = %s "
+                     "order by transaction_time, qty desc", [acct]).fetchall()
+    # the second quote's 150: the market order (any price is the best price) 100, then older its last 50
+    assert got == [(better["id"], D(200)), (older["id"], D(100)), (market["id"], D(100)), (older["id"], D(50))]
+    differences = db.execute("select * from mbt.replay_fills(%s, %s, %s)",
+                             [acct, et("2026-11-24 00:00"), et("2026-11-25 00:00")]).fetchall()
+    assert differences == []
+
+
+def test_a_replay_gives_an_order_filled_at_submission_only_what_earlier_orders_left_of_the_quote(db):
+    add_asset(db, "ZRPQ")
+    acct = sign_up_in_db(db)["account_id"]
+    submit(db, acct, et("2026-11-24 10:00:00"), symbol="ZRPQ", qty=200, side="buy", type="limit",
+                   limit_price="50.10", time_in_force="day")
+    insert_quotes(db, ("ZRPQ", "49.98", "50.02", et("2026-11-24 10:00:02"), 100, 300))
+    newer = submit(db, acct, et("2026-11-24 10:00:03"), symbol="ZRPQ", qty=300, side="buy", type="market",
+                   time_in_force="day")
+    # live: the quote reached the resting order first (200 of its 300), the new order at submission (100)
+    assert [q for (q,) in db.execute("select qty from mbt.fills where account_id = %s order by transaction_time",
+                                     [acct])] == [D(200), D(100)]
+    assert newer["filled_qty"] == "100"
+    differences = db.execute("select * from mbt.replay_fills(%s, %s, %s)",
+                             [acct, et("2026-11-24 00:00"), et("2026-11-25 00:00")]).fetchall()
+    assert differences == []

@@ -71,15 +71,17 @@ create table mbt.orders (
     constraint orders_client_order_id_length check (length(client_order_id) between 1 and 128),
     constraint orders_hold_not_negative check (buying_power_held >= 0)
 );
-create unique index orders_open_client_order_id on mbt.orders (account_id, client_order_id)
-where status in ('new', 'partially_filled', 'accepted', 'pending_new', 'held', 'pending_cancel', 'pending_replace');
+-- a client_order_id names one order of the account for as long as the order is kept, whatever became of
+-- it: a request sent again (a client retrying a POST) is refused, not placed twice
+create unique index orders_client_order_id on mbt.orders (account_id, client_order_id);
 create index orders_account_created on mbt.orders (account_id, created_at desc);
 create index orders_resting_by_symbol on mbt.orders (symbol)
 where status in ('new', 'partially_filled', 'accepted');
 comment on table mbt.orders is 'Orders with Alpaca''s fields. A replace creates a new row (replaces / replaced_by link them).';
 comment on column mbt.orders.account_id is 'Account.';
 comment on column mbt.orders.order_id is 'Order id (Alpaca: id).';
-comment on column mbt.orders.client_order_id is 'The caller''s id (up to 128 characters), unique among the account''s open orders.';
+comment on column mbt.orders.client_order_id is
+'The caller''s id (up to 128 characters, no control characters), unique among all the account''s orders kept.';
 comment on column mbt.orders.symbol is 'Ticker or OCC symbol.';
 comment on column mbt.orders.asset_id is 'The asset (md.assets) at submission.';
 comment on column mbt.orders.asset_class is 'us_equity or us_option.';
@@ -146,6 +148,8 @@ create table mbt.fills (
     constraint fills_price_positive check (price > 0)
 );
 create index fills_account_order on mbt.fills (account_id, order_id);
+-- what the account's orders already took of a quote's displayed size, for an order evaluated on it later
+create index fills_account_quote on mbt.fills (account_id, quote_id);
 comment on table mbt.fills is $$Executions. Each keeps the quote that produced it (id and a copy) and the rule that fired,
 so "why did this fill at $X" is answerable after the quote itself is gone.$$;
 comment on column mbt.fills.account_id is 'Account.';
@@ -169,7 +173,8 @@ comment on column mbt.fills.cum_qty is 'Order quantity filled after this executi
 comment on column mbt.fills.leaves_qty is 'Order quantity left after this execution.';
 comment on column mbt.fills.position_qty is 'Position after this execution (negative: short).';
 comment on column mbt.fills.realized_pl is 'Profit or loss realized by the closing part of this execution, USD.';
-comment on column mbt.fills.transaction_time is 'When it happened: the quote''s time.';
+comment on column mbt.fills.transaction_time is
+'When it happened: the quote''s time, or the submission''s for a fill at submission (quote_time keeps the quote''s).';
 
 create table mbt.positions (
     account_id uuid not null references mbt.accounts (account_id) on delete cascade,
@@ -227,6 +232,17 @@ comment on column mbt.accounts.fill_model is 'How much one quote may fill: its d
 
 create type mbt.position_state as (qty numeric, avg_price numeric, realized_pl numeric);
 comment on type mbt.position_state is 'Running position while fills are applied in order: quantity, average entry price, realized P&L.';
+
+create type mbt.displayed_share as (
+    quote_id bigint,
+    used numeric,
+    took numeric,
+    allocation_keys uuid [],
+    allocated numeric []
+);
+comment on type mbt.displayed_share is $$Running share of quotes' displayed sizes among one account's orders on one side
+(mbt.share_displayed): the quote being shared, how much of its size is used, what the last order took, and what each
+allocation key (an order, or a group's exits) took so far.$$;
 
 create type mbt.order_ref as (account_id uuid, order_id uuid);
 comment on type mbt.order_ref is 'An order by its primary key, e.g. the orders a fill-engine call is limited to.';

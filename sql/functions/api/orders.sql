@@ -48,7 +48,7 @@ left join mbt.trailing_extremes as sm on m.rides and m.symbol = sm.symbol and m.
 comment on view api.orders is $$Your orders
 Alpaca's Order fields; numbers are decimal strings. Filter and page with PostgREST: ?status=eq.new, ?symbol=eq.AAPL, ?order=created_at.desc&limit=50.$$;
 comment on column api.orders.id is 'Order id.';
-comment on column api.orders.client_order_id is 'Your id for the order (unique among your open orders).';
+comment on column api.orders.client_order_id is 'Your id for the order (unique among all your orders kept).';
 comment on column api.orders.created_at is 'When it was created.';
 comment on column api.orders.updated_at is 'Last change.';
 comment on column api.orders.submitted_at is 'When it was submitted.';

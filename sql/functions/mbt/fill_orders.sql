@@ -16,6 +16,15 @@
 --     minute (an approximation of the opening and closing auctions, on the NBBO);
 --   * one quote fills at most the size displayed on its side, the rest rests (partially_filled) for
 --     later quotes, unless the account's fill model is 'full'; notional orders fill whole;
+--   * one account's orders on one side share that size (mbt.share_displayed): on each quote they take
+--     it best price first (market orders and triggered stops before limits), then by submission time,
+--     and an order evaluated on a quote after others of its account (at its submission; an exit gone
+--     live, on the batch's second pass) takes only what their fills left of it; another account's
+--     orders see the whole size (one book per user, no matching between users);
+--   * a fill happens at its quote's time, or at the submission's when the quote was the latest at a
+--     submission (it is older than the order): filled_at, the fill's transaction_time, a stop's
+--     trigger, the audit rows and the trade updates never come before the order; quote_time on the
+--     fill keeps the quote's own time;
 --   * a trailing stop's mark (sell: the highest bid, buy: the lowest ask) follows the quotes of the
 --     regular session, its stop price with it (mbt.trailing_stop_price); it triggers like a stop, on the
 --     quote that crosses the stop price as it stands after that quote, and then acts as a market order;
@@ -89,14 +98,17 @@ begin
     ),
 
     -- the resting orders a quote of the batch can fill or trigger (untriggered trailing stops apart: their
-    -- stop moves with the quotes)
+    -- stop moves with the quotes); the orders a call is limited to, with the mark a live trailing stop's mark
+    -- row has reached (the engine moves it there, not on the order: a replay's later chunks go on from it)
     reached as materialized (
-        select o.*
+        select o.*, m.hwm as live_hwm
         from unnest(v_only_orders) as k
         inner join mbt.orders as o on k.account_id = o.account_id and k.order_id = o.order_id
+        left join mbt.trailing_marks as m
+            on o.order_type = 'trailing_stop' and o.account_id = m.account_id and o.order_id = m.order_id and not m.rides
         where o.status in ('new', 'partially_filled', 'accepted')
         union all
-        select x.*
+        select x.*, null
         from batch_range as r
         cross join lateral mbt.orders_in_reach(r.symbol, r.min_ask, r.max_ask, r.min_bid, r.max_bid) as x
         where v_only_orders is null
@@ -210,7 +222,7 @@ begin
     -- with the mark of a live trailing stop as it stands (its mark row: the order keeps the one it was
     -- submitted with until it leaves the book)
     reachable as (
-        select o.*, null::numeric as live_hwm from reached as o
+        select o.* from reached as o
         union all
         select o.*, t.hwm
         from trailing_stops as t
@@ -222,9 +234,12 @@ begin
         select
             o.account_id, o.order_id, o.symbol, o.asset_id, o.asset_class, o.side, o.order_type, o.qty, o.notional,
             o.filled_qty, o.limit_price, o.stop_price, o.stop_triggered_at, o.trail_price, o.trail_percent,
-            coalesce(o.live_hwm, o.hwm) as hwm, o.group_id, o.leg, a.fill_model,
+            coalesce(o.live_hwm, o.hwm) as hwm, o.group_id, o.leg, o.submitted_at, a.fill_model,
             b.quote_id, b.bid_price, b.ask_price, b.bid_size, b.ask_size, b.bid_exchange, b.ask_exchange,
-            b.quote_time
+            b.quote_time,
+            -- when a fill on this quote happens: at the quote, or at the submission the quote was evaluated at
+            -- (a submission's quote is older than the order; the fill is not)
+            greatest(b.quote_time, p_as_of) as executed_at
         from reachable as o
         inner join batch as b on o.symbol = b.symbol
         inner join mbt.accounts as a on o.account_id = a.account_id
@@ -287,8 +302,8 @@ begin
         from trailing_stops as t
         union all
         select
-            o.account_id, o.order_id, o.symbol, o.side, o.hwm, false, true, null, null, null, o.trail_price,
-            o.trail_percent, o.expires_at, o.submitted_at
+            o.account_id, o.order_id, o.symbol, o.side, coalesce(o.live_hwm, o.hwm), false, true, null, null, null,
+            o.trail_price, o.trail_percent, o.expires_at, o.submitted_at
         from reached as o
         where o.order_type = 'trailing_stop' and o.stop_triggered_at is null
     ),
@@ -394,6 +409,19 @@ begin
             min_trail_percent = excluded.min_trail_percent, min_expires_at = excluded.min_expires_at
     ),
 
+    -- what the account's orders took of a quote before this call, where a call sees a quote again: a
+    -- submission (the orders resting when its quote arrived took first) and a batch's later passes (the
+    -- exits that went live come after the orders of the first); the fills say. A batch's first pass sees its
+    -- quotes for the first time.
+    taken_before_call as (
+        select f.account_id, f.quote_id, f.side, sum(f.qty) as qty
+        from (select distinct o.account_id from reached as o) as a
+        cross join unnest(p_quotes) as q
+        inner join mbt.fills as f on a.account_id = f.account_id and q.quote_id = f.quote_id
+        where v_only_orders is not null
+        group by f.account_id, f.quote_id, f.side
+    ),
+
     marketable as (
         select
             t.*,
@@ -402,7 +430,12 @@ begin
                 when t.fill_model = 'full' or t.notional is not null then null
                 when t.side = 'buy' then t.ask_size
                 else t.bid_size
-            end as displayed,
+            end - coalesce(e.qty, 0) as displayed,
+            -- on one quote, an account's orders on one side take its size best price first (market orders and
+            -- stops that act as one before limits), then in time
+            case when t.order_type in ('limit', 'stop_limit') then
+                case when t.side = 'buy' then -t.limit_price else t.limit_price end
+            end as price_priority,
             case
                 when t.order_type = 'market' then 'market_at_' || case when t.side = 'buy' then 'ask' else 'bid' end
                 when t.order_type = 'limit' then 'limit_marketable'
@@ -413,6 +446,7 @@ begin
             -- the exits of a group draw on one quantity
             case when t.leg in ('take_profit', 'stop_loss') then t.group_id else t.order_id end as allocation_key
         from with_trigger as t
+        left join taken_before_call as e on t.account_id = e.account_id and t.quote_id = e.quote_id and t.side = e.side
         where (t.order_type in ('market', 'limit') or t.quote_time >= t.triggered_at)
             and (
                 t.order_type in ('market', 'stop', 'trailing_stop')
@@ -422,37 +456,68 @@ begin
             and case when t.side = 'buy' then t.ask_size else t.bid_size end > 0
     ),
 
-    allocated as (
-        select
-            m.*,
-            coalesce(m.qty, round(m.notional / m.price, 9)) - m.filled_qty as remaining,
-            coalesce(sum(coalesce(m.displayed, 'infinity'::numeric)) over (
-                partition by m.allocation_key order by m.quote_time, m.quote_id, m.order_id
-                rows between unbounded preceding and 1 preceding
-            ), 0) as taken_before
+    -- the account sides on which more than one order (or group of exits) may take the size of one of the
+    -- batch's quotes: those share each quote, in turn (mbt.share_displayed)
+    shared_sides as (
+        select m.account_id, m.symbol, m.side
         from marketable as m
+        where m.displayed is not null
+        group by m.account_id, m.symbol, m.side
+        having min(m.allocation_key::text) <> max(m.allocation_key::text)
+    ),
+
+    allocated as (
+        -- an order alone on its side (or filling whole): what it has left, at most each quote's size in turn
+        select a.*, least(coalesce(a.displayed, a.remaining), a.remaining - a.taken_before) as fill_qty
+        from (
+            select
+                m.*,
+                coalesce(m.qty, round(m.notional / m.price, 9)) - m.filled_qty as remaining,
+                coalesce(sum(coalesce(m.displayed, 'infinity'::numeric)) over (
+                    partition by m.allocation_key order by m.quote_time, m.quote_id, m.order_id
+                    rows between unbounded preceding and 1 preceding
+                ), 0) as taken_before
+            from marketable as m
+            where m.displayed is null or not exists (
+                select from shared_sides as s where m.account_id = s.account_id and m.symbol = s.symbol and m.side = s.side
+            )
+        ) as a
+        union all
+        -- orders that share their side: quote by quote, each takes what it has left of what the orders before
+        -- it left of the quote
+        select
+            m.*, null,
+            (mbt.share_displayed(m.quote_id, m.allocation_key, m.remaining, m.displayed) over (
+                partition by m.account_id, m.symbol, m.side
+                order by m.quote_time, m.quote_id, m.price_priority nulls first, m.submitted_at, m.order_id
+                rows unbounded preceding
+            )).took
+        from (
+            select m.*, coalesce(m.qty, round(m.notional / m.price, 9)) - m.filled_qty as remaining
+            from marketable as m
+            inner join shared_sides as s on m.account_id = s.account_id and m.symbol = s.symbol and m.side = s.side
+            where m.displayed is not null
+        ) as m
     ),
 
     fills as (
-        select
-            al.*,
-            least(coalesce(al.displayed, al.remaining), al.remaining - al.taken_before) as fill_qty,
-            gen_random_uuid() as fill_id
+        select al.*, gen_random_uuid() as fill_id
         from allocated as al
-        where al.remaining - al.taken_before > 0
+        where al.fill_qty > 0
     ),
 
     -- the position after each fill: the open position first, then the fills in time order
     path as (
         select
             p.account_id, p.symbol, p.asset_id, p.asset_class, 0 as step, null::timestamptz as quote_time,
-            null::bigint as quote_id, null::uuid as fill_id, p.qty as signed_qty, p.avg_entry_price as price
+            null::bigint as quote_id, null::uuid as fill_id, p.qty as signed_qty, p.avg_entry_price as price,
+            null::timestamptz as executed_at
         from mbt.positions as p
         where (p.account_id, p.symbol) in (select f.account_id, f.symbol from fills as f)
         union all
         select
             f.account_id, f.symbol, f.asset_id, f.asset_class, 1, f.quote_time, f.quote_id, f.fill_id,
-            case when f.side = 'buy' then f.fill_qty else -f.fill_qty end, f.price
+            case when f.side = 'buy' then f.fill_qty else -f.fill_qty end, f.price, f.executed_at
         from fills as f
     ),
 
@@ -493,7 +558,7 @@ begin
         select
             f.account_id, f.fill_id, f.order_id, f.symbol, f.side, f.fill_qty, f.price, f.rule, mbt.engine_version(),
             f.quote_id, f.bid_price, f.ask_price, f.bid_size, f.ask_size, f.bid_exchange, f.ask_exchange, f.quote_time,
-            f.cum_qty, f.leaves_qty, f.position_qty, f.realized_pl, f.quote_time
+            f.cum_qty, f.leaves_qty, f.position_qty, f.realized_pl, f.executed_at
         from fills_with_position as f
         returning *
     ),
@@ -501,13 +566,14 @@ begin
     order_totals as (
         select
             f.account_id, f.order_id, sum(f.qty) as qty, sum(f.qty * f.price) as value,
-            max(f.quote_time) as last_time, min(f.leaves_qty) as leaves_qty
+            max(f.transaction_time) as last_time, min(f.leaves_qty) as leaves_qty
         from new_fills as f
         group by f.account_id, f.order_id
     ),
 
     triggered as (
-        select distinct wt.account_id, wt.order_id, wt.triggered_at, wt.hwm as live_hwm
+        -- (a stop triggered by a submission's quote triggers at the submission)
+        select distinct wt.account_id, wt.order_id, greatest(wt.triggered_at, p_as_of) as triggered_at, wt.hwm as live_hwm
         from with_trigger as wt
         where wt.stop_triggered_at is null and wt.triggered_at is not null
     ),
@@ -515,7 +581,7 @@ begin
     -- groups whose exits filled: what the group leaves, and which exit filled last
     group_fills as (
         select
-            f.account_id, f.group_id, min(f.leaves_qty) as group_leaves, max(f.quote_time) as last_time,
+            f.account_id, f.group_id, min(f.leaves_qty) as group_leaves, max(f.executed_at) as last_time,
             (array_agg(f.order_id order by f.quote_time desc, f.quote_id desc, f.order_id desc))[1] as last_filler
         from fills_with_position as f
         where f.leg in ('take_profit', 'stop_loss')
@@ -621,7 +687,7 @@ begin
         )
         select
             r.account_id, r.symbol, r.asset_id, r.asset_class, (r.after).qty, round((r.after).avg_price, 9),
-            (r.after).realized_pl, r.quote_time, r.quote_time
+            (r.after).realized_pl, r.executed_at, r.executed_at
         from running as r
         where r.from_last = 1
         on conflict (account_id, symbol) do update
@@ -659,7 +725,7 @@ begin
     -- from it (not from the inserted rows joined back to the fills, a join the planner makes a nested loop)
     fill_events as (
         select
-            f.account_id, f.order_id, f.fill_id, f.quote_time, f.price, f.qty, f.position_qty, f.cum_qty,
+            f.account_id, f.order_id, f.fill_id, f.transaction_time, f.price, f.qty, f.position_qty, f.cum_qty,
             case when f.leaves_qty = 0 then 'fill' else 'partial_fill' end as event,
             (o.states -> f.order_id::text) || jsonb_build_object(
                 'filled_qty', trim_scale(f.cum_qty)::text,
@@ -671,7 +737,7 @@ begin
 
     events as (
         insert into mbt.order_events (account_id, order_id, event, event_at, fill_id, order_state)
-        select f.account_id, f.order_id, f.event, f.quote_time, f.fill_id, f.order_state
+        select f.account_id, f.order_id, f.event, f.transaction_time, f.fill_id, f.order_state
         from fill_events as f
     ),
 
@@ -691,9 +757,9 @@ begin
         select mbt.publish_trade_updates(array_agg(u.message order by u.event_at, u.seq)) as sent
         from (
             select
-                mbt.trade_update(f.event, f.order_state, f.account_id, f.quote_time, f.price, f.qty, f.position_qty,
-                    f.fill_id) as message,
-                f.quote_time as event_at, f.cum_qty as seq
+                mbt.trade_update(f.event, f.order_state, f.account_id, f.transaction_time, f.price, f.qty,
+                    f.position_qty, f.fill_id) as message,
+                f.transaction_time as event_at, f.cum_qty as seq
             from fill_events as f
             union all
             select

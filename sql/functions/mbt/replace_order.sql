@@ -1,6 +1,7 @@
 -- Replace an open order (Alpaca's PATCH /v2/orders/{id}; alpaca.md 1.9): a new order with a new id,
 -- made from the old one and the fields sent (qty, time_in_force, limit_price, stop_price,
--- client_order_id); the old one becomes replaced (replaced_by), the new one carries replaces. The
+-- client_order_id: the new order's, generated when not sent, as at Alpaca; the old order keeps its
+-- own); the old one becomes replaced (replaced_by), the new one carries replaces. The
 -- new order goes through every check of a submission, with the old order's hold already released;
 -- if it is rejected, nothing changes. In a bracket, oco or oto group: an exit takes new prices only
 -- (the group keeps its quantity, and the take-profit must stay beyond the stop-loss); a new entry
@@ -64,7 +65,14 @@ begin
         end if;
         v_new := v_old;
         v_new.order_id := gen_random_uuid();
-        v_new.client_order_id := coalesce(mbt.request_text(p_changes, 'client_order_id'), v_new.order_id::text);
+        v_new.client_order_id := coalesce(mbt.request_client_order_id(p_changes), v_new.order_id::text);
+        if exists (
+            select from mbt.orders as o where o.account_id = p_account_id and o.client_order_id = v_new.client_order_id
+        ) then
+            perform mbt.raise_error('MBO09', 'client_order_id must be unique.',
+                format('client_order_id = %s', v_new.client_order_id),
+                'Send another client_order_id for the new order, or none to have one generated.');
+        end if;
         -- each price read, then checked (mbt.check_order_price is inlined on a variable)
         v_new.limit_price := mbt.request_numeric(p_changes, 'limit_price');
         v_new.limit_price := coalesce(mbt.check_order_price('limit_price', v_new.limit_price), v_old.limit_price);
@@ -130,7 +138,7 @@ begin
         'trail_percent', case when v_old.trail_percent is not null then
             coalesce(p_changes -> 'trail', to_jsonb(v_old.trail_percent)) end,
         'extended_hours', v_old.extended_hours,
-        'client_order_id', coalesce(p_changes ->> 'client_order_id', v_old.client_order_id)
+        'client_order_id', p_changes -> 'client_order_id'
     )), p_as_of, v_old.group_id);
 
     -- a new entry takes the old one's place in its group; its held exits cover what it will fill

@@ -4,9 +4,11 @@
 --
 -- The engine is batch-invariant for quotes that arrive in time order (it evaluates each batch in
 -- quote-time order and carries fills, triggers and partial quantities across batches), so the
--- replay feeds the quotes in time order, in chunks. Each order starts as it was submitted: first
--- its immediate evaluation against the latest quote it could see (quote_time and received_at not
--- after its submission), then the stream; a cancel or replace ends its life where it did.
+-- replay feeds the quotes in time order, in chunks. Each order starts as it was submitted: the
+-- stream runs up to its submission, then the order has its immediate evaluation against the latest
+-- quote it could see (quote_time and received_at not after its submission), after the orders that
+-- quote reached when it arrived (they took of its size first); a cancel or replace ends its life
+-- where it did.
 create or replace function mbt.replay_fills(p_account_id uuid, p_from timestamptz, p_to timestamptz)
 returns table (
     difference text, order_id uuid, quote_id bigint,
@@ -84,34 +86,42 @@ begin
         group by f.account_id, f.symbol
         having coalesce(min(o.asset_id::text), min(a.asset_id::text)) is not null;
 
+        -- the stream up to each order's submission, then the order's immediate evaluation: as live, the
+        -- orders resting when a quote arrived took of its size before an order submitted on it later; the
+        -- last pass (no order) feeds the rest of the stream
         for v_order in
-            select o.order_id, o.symbol, o.submitted_at
+            select o.order_id, o.symbol, o.submitted_at, o.time_in_force
             from mbt.orders as o
-            where o.account_id = p_account_id and o.order_id = any(v_orders) and o.time_in_force not in ('opg', 'cls')
-            order by o.submitted_at, o.order_id
+            where o.account_id = p_account_id and o.order_id = any(v_orders)
+            union all
+            select null, null, p_to, null
+            order by 3, 1 nulls last
         loop
-            perform mbt.fill_orders(array(
-                select q from md.quotes as q
-                where q.symbol = v_order.symbol and q.quote_time <= v_order.submitted_at
-                    and q.received_at <= v_order.submitted_at
-                order by q.quote_time desc, q.quote_id desc
-                limit 1
-            ), array[(p_account_id, v_order.order_id)::mbt.order_ref], v_order.submitted_at);
-        end loop;
-
-        loop
-            v_chunk := array(
-                select q from md.quotes as q
-                where q.symbol in (select o.symbol from mbt.orders as o where o.account_id = p_account_id and o.order_id = any(v_orders))
-                    and q.quote_time >= p_from and q.quote_time < p_to
-                    and (q.quote_time, q.quote_id) > (v_last_time, v_last_id)
-                order by q.quote_time, q.quote_id
-                limit c_chunk
-            );
-            exit when cardinality(v_chunk) = 0;
-            perform mbt.fill_orders(v_chunk, array(select (p_account_id, u)::mbt.order_ref from unnest(v_orders) as u), null);
-            v_last_time := v_chunk[cardinality(v_chunk)].quote_time;
-            v_last_id := v_chunk[cardinality(v_chunk)].quote_id;
+            loop
+                v_chunk := array(
+                    select q from md.quotes as q
+                    where q.symbol in (
+                        select o.symbol from mbt.orders as o where o.account_id = p_account_id and o.order_id = any(v_orders)
+                    )
+                        and q.quote_time >= p_from and q.quote_time < least(v_order.submitted_at, p_to)
+                        and (q.quote_time, q.quote_id) > (v_last_time, v_last_id)
+                    order by q.quote_time, q.quote_id
+                    limit c_chunk
+                );
+                exit when cardinality(v_chunk) = 0;
+                perform mbt.fill_orders(v_chunk, array(select (p_account_id, u)::mbt.order_ref from unnest(v_orders) as u), null);
+                v_last_time := v_chunk[cardinality(v_chunk)].quote_time;
+                v_last_id := v_chunk[cardinality(v_chunk)].quote_id;
+            end loop;
+            if v_order.order_id is not null and v_order.time_in_force not in ('opg', 'cls') then
+                perform mbt.fill_orders(array(
+                    select q from md.quotes as q
+                    where q.symbol = v_order.symbol and q.quote_time <= v_order.submitted_at
+                        and q.received_at <= v_order.submitted_at
+                    order by q.quote_time desc, q.quote_id desc
+                    limit 1
+                ), array[(p_account_id, v_order.order_id)::mbt.order_ref], v_order.submitted_at);
+            end if;
         end loop;
 
         select coalesce(jsonb_agg(to_jsonb(f)), '[]') into v_replayed

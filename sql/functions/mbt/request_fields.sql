@@ -41,6 +41,49 @@ as $$
 $$;
 comment on function mbt.request_text(jsonb, text) is 'A string field of a JSON request; null when absent; MBV03 otherwise.';
 
+-- A symbol: a ticker or an OCC option symbol, ASCII letters, digits and '.', upper-cased in the C
+-- collation (which folds ASCII only: under a Unicode collation upper('ſpy') is 'SPY'); spaces around it go.
+create or replace function mbt.request_symbol(p_request jsonb, p_field text)
+returns text
+language sql
+stable
+as $$
+    select case
+        when mbt.request_text(p_request, p_field) is null then null
+        when btrim(p_request ->> p_field) ~ '^[A-Za-z0-9.]+$' then upper(btrim(p_request ->> p_field) collate "C")
+        else mbt.raise_error(
+            'MBV03', format('The field ''%s'' must be a ticker or an OCC option symbol: ASCII letters, digits and ''.''.',
+                p_field),
+            format('%s = %s', p_field, p_request -> p_field), 'E.g. "AAPL", "BRK.B" or "AAPL261218C00190000".'
+        )::text
+    end
+$$;
+comment on function mbt.request_symbol(jsonb, text) is
+'A symbol field of a JSON request, upper-cased (ASCII letters, digits and ''.'' only); null when absent; MBV03 otherwise.';
+
+-- The caller's id for an order: 1 to 128 characters (Alpaca's limit), none of them a control character
+-- (C0, DEL, C1: they would reach logs, CSV exports and terminals as they are).
+create or replace function mbt.request_client_order_id(p_request jsonb)
+returns text
+language sql
+stable
+as $$
+    select case
+        when mbt.request_text(p_request, 'client_order_id') is null then null
+        when length(p_request ->> 'client_order_id') not between 1 and 128 then mbt.raise_error(
+            'MBV03', 'client_order_id must be 1 to 128 characters.',
+            format('length = %s', length(p_request ->> 'client_order_id')), 'Shorten it.'
+        )::text
+        when (p_request ->> 'client_order_id') ~ '[\u0001-\u001f\u007f-\u009f]' then mbt.raise_error(
+            'MBV03', 'client_order_id must not contain control characters.',
+            format('client_order_id = %s', p_request -> 'client_order_id'), 'Use printable characters, e.g. a UUID.'
+        )::text
+        else p_request ->> 'client_order_id'
+    end
+$$;
+comment on function mbt.request_client_order_id(jsonb) is
+'The client_order_id of a JSON request (1 to 128 characters, no control characters); null when absent; MBV03 otherwise.';
+
 create or replace function mbt.request_boolean(p_request jsonb, p_field text)
 returns boolean
 language sql

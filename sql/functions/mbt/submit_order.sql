@@ -1,5 +1,7 @@
 -- Submit an equity order (Alpaca's POST /v2/orders; shared/reference/alpaca.md 1.2-1.8). The request
--- is validated as Alpaca does it; a rejection raises a catalogued error and writes nothing.
+-- is validated as Alpaca does it; a rejection raises a catalogued error and writes nothing. A
+-- client_order_id names one order of the account for as long as the order is kept, so a request sent
+-- again (a client retrying a POST) is refused (MBO09), whatever became of the first order.
 -- Order classes (alpaca.md 1.4): a bracket is an entry and two exits (take-profit limit, stop-loss
 -- stop or stop-limit), an oto an entry and one exit; their exits wait as held until the entry is
 -- completely filled. An oco is the two exits alone, for a position already held. All orders of a
@@ -30,9 +32,11 @@ declare
     v_field text;
     v_account mbt.accounts;
     v_lookup record;
+    v_symbol text;
     v_asset md.assets;
     v_quote md.latest_quotes;
     v_side mbt.order_side;
+    v_intent mbt.position_intent;
     v_type mbt.order_type;
     v_tif mbt.time_in_force;
     v_qty numeric;
@@ -88,7 +92,8 @@ begin
     end if;
 
     -- what, which way, how
-    if mbt.request_text(p_request, 'symbol') is null then
+    v_symbol := mbt.request_symbol(p_request, 'symbol');
+    if v_symbol is null then
         perform mbt.raise_error('MBV04', 'The field ''symbol'' is required.', null, 'E.g. "symbol": "AAPL".');
     end if;
     -- the asset, its latest quote and the account's position in it: one lookup
@@ -96,7 +101,7 @@ begin
     from md.assets as a
     left join md.latest_quotes as q on a.symbol = q.symbol
     left join mbt.positions as p on p_account_id = p.account_id and a.symbol = p.symbol
-    where a.symbol = upper(btrim(mbt.request_text(p_request, 'symbol')));
+    where a.symbol = v_symbol;
     if not found then
         perform mbt.raise_error('MBO01', format('Unknown symbol %s.', p_request ->> 'symbol'), null,
             'Check the ticker; GET /api/assets lists what can be traded.');
@@ -115,6 +120,13 @@ begin
     v_side := mbt.request_label(p_request, 'side', null::mbt.order_side, true);
     v_type := mbt.request_label(p_request, 'type', null::mbt.order_type, true);
     v_tif := mbt.request_label(p_request, 'time_in_force', null::mbt.time_in_force, true);
+    -- Alpaca's four intents, each for its side; the order's own is decided from the position, below
+    v_intent := mbt.request_label(p_request, 'position_intent', null::mbt.position_intent, false);
+    if v_intent is not null and (v_intent in ('buy_to_open', 'buy_to_close')) <> (v_side = 'buy') then
+        perform mbt.raise_error('MBV03', format('position_intent %s does not fit side %s.', v_intent, v_side),
+            format('position_intent = %s, side = %s', v_intent, v_side),
+            'buy_to_open and buy_to_close go with "side": "buy", sell_to_open and sell_to_close with "side": "sell".');
+    end if;
     -- Alpaca sends "" for a simple order
     v_class := coalesce(mbt.request_label(
         case when p_request ->> 'order_class' = '' then p_request - 'order_class' else p_request end,
@@ -280,18 +292,15 @@ begin
             format('type = %s, time_in_force = %s', v_type, v_tif), 'Use "type": "limit", "time_in_force": "day".');
     end if;
 
-    v_client_order_id := coalesce(mbt.request_text(p_request, 'client_order_id'), gen_random_uuid()::text);
-    if length(v_client_order_id) not between 1 and 128 then
-        perform mbt.raise_error('MBV03', 'client_order_id must be 1 to 128 characters.',
-            format('length = %s', length(v_client_order_id)), 'Shorten it.');
-    end if;
-    -- against what is already there: the client_order_id among the open orders, and an open order on the
+    v_client_order_id := coalesce(mbt.request_client_order_id(p_request), gen_random_uuid()::text);
+    -- against what is already there: the client_order_id among all the account's orders kept, whatever became
+    -- of them (a request sent again is refused, not placed twice; the unique index orders_client_order_id
+    -- holds it, and the account row locked above orders concurrent submissions), and an open order on the
     -- other side (one query for both)
     select
         exists (
             select from mbt.orders as o
             where o.account_id = p_account_id and o.client_order_id = v_client_order_id
-                and o.status in ('new', 'partially_filled', 'accepted', 'pending_new', 'held', 'pending_cancel', 'pending_replace')
         ),
         exists (
             select from mbt.orders as o
@@ -504,13 +513,18 @@ begin
     from placed as p
     cross join published;
 
-    -- fill-or-kill: all of it against this quote, or nothing
-    if v_tif = 'fok' and not coalesce(
-        p_as_of - v_quote.quote_time <= mbt.quote_staleness()
-        and (v_account.fill_model = 'full' or v_qty <= case when v_side = 'buy' then v_quote.ask_size else v_quote.bid_size end),
-        false
-    ) then
-        return mbt.cancel_order_row(v_order, p_as_of);
+    -- fill-or-kill: all of it against this quote (what the account's orders left of its size), or nothing
+    -- (nested: the query runs for fok orders only)
+    if v_tif = 'fok' then
+        if not coalesce(
+            p_as_of - v_quote.quote_time <= mbt.quote_staleness()
+            and (v_account.fill_model = 'full' or v_qty <= case when v_side = 'buy' then v_quote.ask_size else v_quote.bid_size end
+                - (select coalesce(sum(f.qty), 0) from mbt.fills as f
+                    where f.account_id = p_account_id and f.quote_id = v_quote.quote_id and f.side = v_side)),
+            false
+        ) then
+            return mbt.cancel_order_row(v_order, p_as_of);
+        end if;
     end if;
     -- (a limit the quote does not reach cannot fill on it, whatever the session or fill model: the engine
     -- is not asked; an oco's stop-loss could still trigger)
