@@ -171,3 +171,17 @@ def test_a_take_profit_below_its_stop_loss_is_refused_on_replace(db, acct):
         db.execute("select mbt.replace_order(%s, %s, %s::jsonb, %s)",
                    [acct, tp["id"], '{"limit_price": "94.00"}', et("2026-11-24 10:02")])
     assert err.value.diag.sqlstate == "MBO20"
+
+
+def test_an_exit_that_fills_in_part_and_is_canceled_in_one_batch_has_its_audit_rows_in_that_order(db, acct):
+    entry = submit(db, acct, et("2026-11-24 10:00"), **BRACKET)
+    insert_quotes(db, ("ZBRK", "99.80", "99.90", et("2026-11-24 10:01")))
+    # one batch: the take-profit sells 30 of 100, then the stop-loss the other 70, which cancels the take-profit
+    insert_quotes(db, ("ZBRK", "110.00", "110.10", et("2026-11-24 10:02"), 30, 100),
+                  ("ZBRK", "94.90", "95.00", et("2026-11-24 10:03"), 100, 100))
+    take_profit = legs(db, entry["id"])["take_profit"]
+    assert (take_profit["status"], take_profit["filled_qty"]) == ("canceled", "30")
+    rows = db.execute("select event, event_at from mbt.order_events where order_id = %s order by event_id",
+                      [take_profit["id"]]).fetchall()
+    assert rows == [("submitted", et("2026-11-24 10:00")), ("accepted", et("2026-11-24 10:01")),
+                    ("partial_fill", et("2026-11-24 10:02")), ("canceled", et("2026-11-24 10:03"))]

@@ -735,38 +735,46 @@ begin
         cross join filled_orders as o
     ),
 
+    -- the audit rows, in one insert in time order, so that each order's rows follow one another in event_id
+    -- as in time (its fills before a cancel at the same instant): each fill's event, the exits their group
+    -- canceled and the exits that went live
     events as (
-        insert into mbt.order_events (account_id, order_id, event, event_at, fill_id, order_state)
-        select f.account_id, f.order_id, f.event, f.transaction_time, f.fill_id, f.order_state
-        from fill_events as f
-    ),
-
-    -- exits canceled by their group, exits that went live
-    status_events as (
-        insert into mbt.order_events as e (account_id, order_id, event, event_at, order_state)
-        select o.account_id, o.order_id, 'canceled', o.canceled_at, mbt.order_json(o)
-        from updated_orders as o
-        where o.status = 'canceled'
-        union all
-        select x.account_id, x.order_id, 'accepted', x.activated_at, mbt.order_json(x)
-        from activated as x
-        returning e.account_id, e.order_id, e.event, e.event_at, e.order_state
+        insert into mbt.order_events as e (account_id, order_id, event, event_at, fill_id, order_state)
+        select u.account_id, u.order_id, u.event, u.event_at, u.fill_id, u.order_state
+        from (
+            select
+                f.account_id, f.order_id, f.event, f.transaction_time as event_at, f.fill_id, f.order_state,
+                0 as kind, f.cum_qty as seq
+            from fill_events as f
+            union all
+            select o.account_id, o.order_id, 'canceled', o.canceled_at, null, mbt.order_json(o), 1, 0
+            from updated_orders as o
+            where o.status = 'canceled'
+            union all
+            select x.account_id, x.order_id, 'accepted', x.activated_at, null, mbt.order_json(x), 1, 0
+            from activated as x
+        ) as u
+        order by u.event_at, u.kind, u.seq
+        returning
+            e.account_id, e.event, e.event_at, e.fill_id is null as changes_status,
+            case when e.fill_id is null then e.order_state end as order_state
     ),
 
     trade_updates as (
-        select mbt.publish_trade_updates(array_agg(u.message order by u.event_at, u.seq)) as sent
+        select mbt.publish_trade_updates(array_agg(u.message order by u.event_at, u.kind, u.seq)) as sent
         from (
             select
                 mbt.trade_update(f.event, f.order_state, f.account_id, f.transaction_time, f.price, f.qty,
                     f.position_qty, f.fill_id) as message,
-                f.transaction_time as event_at, f.cum_qty as seq
+                f.transaction_time as event_at, 0 as kind, f.cum_qty as seq
             from fill_events as f
             union all
             select
                 mbt.trade_update(case when s.event = 'canceled' then 'canceled' else 'new' end, s.order_state,
                     s.account_id, s.event_at),
-                s.event_at, 0
-            from status_events as s
+                s.event_at, 1, 0
+            from events as s
+            where s.changes_status
         ) as u
     )
 
