@@ -50,6 +50,16 @@ def test_closing_a_short_position_buys_it_back(db, acct):
     assert position(db, acct, "ZCLB")[0] == 0
 
 
+def test_a_symbol_is_upper_cased_in_ascii_only(db, acct):
+    add_asset(db, "ZCLS")
+    db.execute("insert into mbt.positions (account_id, symbol, asset_id, asset_class, qty, avg_entry_price, opened_at, "
+               "updated_at) select %s, 'ZCLS', asset_id, 'us_equity', 3, 10, %s, %s from md.assets "
+               "where symbol = 'ZCLS'", [acct, T0, T0])
+    # 'zcl' and a long s, which a Unicode upper() folds to 'ZCLS': no position has that symbol
+    assert refused(db, acct, "zcl\u017f") == "MBL04"
+    assert close(db, acct, " zcla ")["symbol"] == "ZCLA"
+
+
 def test_a_position_can_be_named_by_its_asset_id(db, acct):
     asset_id = db.execute("select asset_id from md.assets where symbol = 'ZCLA'").fetchone()[0]
     assert close(db, acct, str(asset_id))["symbol"] == "ZCLA"

@@ -18,7 +18,8 @@ security definer
 set search_path = ''
 as $$
 declare
-    v_key text := upper(btrim(coalesce(p_symbol_or_asset_id, '')));
+    -- (upper-cased in the C collation: ASCII only; a Unicode upper() folds e.g. 'ſpy' to 'SPY')
+    v_key text := upper(btrim(coalesce(p_symbol_or_asset_id, '')) collate "C");
     v_position mbt.positions;
     v_held numeric;
     v_available numeric;
