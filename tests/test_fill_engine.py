@@ -323,9 +323,9 @@ def test_under_the_full_fill_model_an_accounts_orders_do_not_share_a_quote(db, a
 
 
 def test_sell_orders_share_the_bid_size(db, acct):
-    db.execute("insert into mbt.positions (account_id, symbol, asset_id, asset_class, qty, avg_entry_price, "
-               "opened_at, updated_at) select %s, 'ZAAA', asset_id, 'us_equity', 600, 180, %s, %s from md.assets "
-               "where symbol = 'ZAAA'", [acct, et("2026-11-24 09:30"), et("2026-11-24 09:30")])
+    insert_quotes(db, ("ZAAA", "179.98", "180.00", et("2026-11-24 09:59:59"), 100, 600))
+    submit(db, acct, et("2026-11-24 09:59:59.5"), symbol="ZAAA", qty=600, side="buy", type="market",
+           time_in_force="day")  # 600 held
     a = submit(db, acct, et("2026-11-24 10:00:00"), symbol="ZAAA", qty=300, side="sell", type="limit",
                limit_price="190.00", time_in_force="day")
     b = submit(db, acct, et("2026-11-24 10:00:01"), symbol="ZAAA", qty=300, side="sell", type="limit",
