@@ -96,7 +96,8 @@ begin
 end;
 $$;
 comment on function api.submit_order(jsonb) is $$Submit an order
-The body is Alpaca's order request: {"symbol", "qty" | "notional", "side", "type", "time_in_force", "limit_price", "stop_price", "trail_price" | "trail_percent", "extended_hours", "client_order_id", "order_class" (simple, bracket, oco, oto), "take_profit": {"limit_price"}, "stop_loss": {"stop_price", "limit_price"}}. Returns the order with its legs; a marketable order may already be filled.$$;
+The body is Alpaca's order request: {"symbol", "qty" | "notional", "side", "type", "time_in_force", "limit_price", "stop_price", "trail_price" | "trail_percent", "extended_hours", "client_order_id", "position_intent", "order_class" (simple, bracket, oco, oto), "take_profit": {"limit_price"}, "stop_loss": {"stop_price", "limit_price"}}. Returns the order with its legs; a marketable order may already be filled.
+A client_order_id your account has used before, whatever became of that order, is 422 MBO09: a request sent again places nothing.$$;
 
 create function api.cancel_order(id uuid)
 returns jsonb
