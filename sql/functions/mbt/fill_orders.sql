@@ -426,11 +426,11 @@ begin
         select
             t.*,
             case when t.side = 'buy' then t.ask_price else t.bid_price end as price,
+            -- (what the account took of the quote before this call is no longer there for it)
             case
                 when t.fill_model = 'full' or t.notional is not null then null
-                when t.side = 'buy' then t.ask_size
-                else t.bid_size
-            end - coalesce(e.qty, 0) as displayed,
+                else greatest(case when t.side = 'buy' then t.ask_size else t.bid_size end - coalesce(e.qty, 0), 0)
+            end as displayed,
             -- on one quote, an account's orders on one side take its size best price first (market orders and
             -- stops that act as one before limits), then in time
             case when t.order_type in ('limit', 'stop_limit') then
