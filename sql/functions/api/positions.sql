@@ -73,7 +73,8 @@ comment on column api.fills.cum_qty is 'Order quantity filled after it.';
 comment on column api.fills.leaves_qty is 'Order quantity left after it.';
 comment on column api.fills.position_qty is 'Position after it (negative: short).';
 comment on column api.fills.realized_pl is 'P&L realized by it, USD.';
-comment on column api.fills.transaction_time is 'When it happened (the quote''s time).';
+comment on column api.fills.transaction_time is
+'When it happened: the quote''s time, or the submission''s for a fill at submission (quote_time keeps the quote''s).';
 comment on column api.fills.rule is 'The rule that fired: market_at_ask, market_at_bid, limit_marketable, stop_triggered_ask, ...';
 comment on column api.fills.engine_version is 'Version of the fill rules.';
 comment on column api.fills.quote_id is 'The quote that produced it.';
