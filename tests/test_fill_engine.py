@@ -211,6 +211,7 @@ def test_a_fill_at_submission_takes_the_submission_time_and_keeps_the_quote_time
     events = db.execute("select event, event_at from mbt.order_events where order_id = %s order by event_id",
                         [o["id"]]).fetchall()
     assert events == [("submitted", et("2026-11-24 10:00:01")), ("fill", et("2026-11-24 10:00:01"))]
+    assert_invariants(db)
 
 
 def test_a_stop_triggered_at_submission_is_stamped_with_the_submission_time(db, acct):
@@ -219,6 +220,7 @@ def test_a_stop_triggered_at_submission_is_stamped_with_the_submission_time(db, 
                stop_price="190.00", time_in_force="day")
     assert db.execute("select stop_triggered_at, filled_at from mbt.orders where order_id = %s",
                       [o["id"]]).fetchone() == (et("2026-11-24 10:00:01"), et("2026-11-24 10:00:01"))
+    assert_invariants(db)
 
 
 def test_every_order_is_created_submitted_and_filled_in_that_order_with_its_audit_rows_in_time_order(db, acct):
@@ -250,6 +252,7 @@ def test_every_order_is_created_submitted_and_filled_in_that_order_with_its_audi
               from mbt.order_events as e where e.account_id = %(a)s) as e
         where e.event_at < e.before""", {"a": acct}).fetchall()
     assert out_of_order == []
+    assert_invariants(db)
 
 
 # --- one quote's displayed size, shared by one account's orders on its side -----------------------
@@ -272,6 +275,7 @@ def test_one_accounts_orders_share_a_quotes_size_the_older_first_and_the_rest_fi
     insert_quotes(db, ("ZAAA", "190.00", "190.04", et("2026-11-24 10:00:03"), 100, 300))
     assert (filled_qty(db, older), filled_qty(db, newer)) == (D(300), D(300))
     assert [f["price"] for f in fills(db, newer["id"])] == [D("190.04")]
+    assert_invariants(db)
 
 
 def test_the_better_priced_order_takes_a_shared_quote_first(db, acct):
@@ -279,6 +283,7 @@ def test_the_better_priced_order_takes_a_shared_quote_first(db, acct):
     better = limit_buy(db, acct, "2026-11-24 10:00:01", "190.20")  # newer, but bids more
     insert_quotes(db, ("ZAAA", "190.00", "190.02", et("2026-11-24 10:00:02"), 100, 400))
     assert (filled_qty(db, better), filled_qty(db, older)) == (D(300), D(100))
+    assert_invariants(db)
 
 
 def test_within_one_batch_each_quote_is_shared_and_the_rest_waits_for_the_next_quote(db, acct):
@@ -291,6 +296,7 @@ def test_within_one_batch_each_quote_is_shared_and_the_rest_waits_for_the_next_q
     assert [(f["qty"], f["price"]) for f in fills(db, a["id"])] == [(D(200), D("190.02")), (D(100), D("190.03"))]
     assert [(f["qty"], f["price"]) for f in fills(db, b["id"])] == [(D(100), D("190.03")), (D(200), D("190.04"))]
     assert (filled_qty(db, a), filled_qty(db, b)) == (D(300), D(300))
+    assert_invariants(db)
 
 
 def test_an_order_filled_at_submission_gets_only_what_the_accounts_earlier_orders_left_of_the_quote(db, acct):
@@ -303,6 +309,7 @@ def test_an_order_filled_at_submission_gets_only_what_the_accounts_earlier_order
     assert (newer["status"], newer["filled_qty"]) == ("partially_filled", "100")
     insert_quotes(db, ("ZAAA", "190.00", "190.04", et("2026-11-24 10:00:04"), 100, 300))
     assert filled_qty(db, newer) == D(300)
+    assert_invariants(db)
 
 
 def test_two_accounts_each_take_a_quotes_whole_displayed_size(db, acct):
@@ -312,6 +319,7 @@ def test_two_accounts_each_take_a_quotes_whole_displayed_size(db, acct):
     insert_quotes(db, ("ZAAA", "190.00", "190.02", et("2026-11-24 10:00:02"), 100, 300))
     # one book per user: no matching between users, and each fills against the whole quote
     assert (filled_qty(db, mine), filled_qty(db, theirs)) == (D(300), D(300))
+    assert_invariants(db)
 
 
 def test_under_the_full_fill_model_an_accounts_orders_do_not_share_a_quote(db, acct):
@@ -320,6 +328,7 @@ def test_under_the_full_fill_model_an_accounts_orders_do_not_share_a_quote(db, a
     b = limit_buy(db, acct, "2026-11-24 10:00:01", "190.10")
     insert_quotes(db, ("ZAAA", "190.00", "190.02", et("2026-11-24 10:00:02"), 100, 300))
     assert (filled_qty(db, a), filled_qty(db, b)) == (D(300), D(300))
+    assert_invariants(db)
 
 
 def test_sell_orders_share_the_bid_size(db, acct):
@@ -332,3 +341,4 @@ def test_sell_orders_share_the_bid_size(db, acct):
                limit_price="189.90", time_in_force="day")  # asks less: first
     insert_quotes(db, ("ZAAA", "190.00", "190.02", et("2026-11-24 10:00:02"), 300, 100))
     assert (filled_qty(db, b), filled_qty(db, a)) == (D(300), D(0))
+    assert_invariants(db)

@@ -5,7 +5,7 @@ from decimal import Decimal as D
 import psycopg
 import pytest
 
-from conftest import sign_up_in_db
+from conftest import assert_invariants, sign_up_in_db
 from engine import add_asset, balances, et, fills, insert_quotes, order, submit
 
 LIMIT = {"symbol": "ZCHG", "qty": 100, "side": "buy", "type": "limit", "limit_price": "50.00", "time_in_force": "gtc"}
@@ -116,6 +116,7 @@ def test_fok_counts_only_what_the_accounts_earlier_orders_left_of_the_quote(db, 
     assert (too_big["status"], too_big["filled_qty"]) == ("canceled", "0")
     fits = submit(db, acct, et("2026-11-24 10:00:02"), **{**LIMIT, "qty": 10, "time_in_force": "fok"})
     assert (fits["status"], fits["filled_qty"]) == ("filled", "10")
+    assert_invariants(db)
 
 
 def test_opg_fills_at_the_open_only(db, acct):

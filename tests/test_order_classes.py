@@ -7,7 +7,7 @@ from decimal import Decimal as D
 
 import pytest
 
-from conftest import sign_up_in_db
+from conftest import assert_invariants, sign_up_in_db
 from engine import add_asset, cash, et, fills, insert_quotes, order, position, submit
 
 # buy 100 ZBRK; take profit at 110, stop out at 95
@@ -185,3 +185,4 @@ def test_an_exit_that_fills_in_part_and_is_canceled_in_one_batch_has_its_audit_r
                       [take_profit["id"]]).fetchall()
     assert rows == [("submitted", et("2026-11-24 10:00")), ("accepted", et("2026-11-24 10:01")),
                     ("partial_fill", et("2026-11-24 10:02")), ("canceled", et("2026-11-24 10:03"))]
+    assert_invariants(db)

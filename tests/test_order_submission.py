@@ -6,7 +6,7 @@ from decimal import Decimal as D
 import psycopg
 import pytest
 
-from conftest import sign_up_in_db
+from conftest import assert_invariants, sign_up_in_db
 from engine import add_asset, balances, et, insert_quotes, refused, submit
 
 AT = et("2026-11-24 10:00:00")
@@ -120,6 +120,7 @@ def test_a_retried_order_that_already_filled_is_refused_and_buys_nothing_more(db
                       [acct]).fetchone() == (1, D(100))
     assert db.execute("select count(*) from mbt.fills where account_id = %s", [acct]).fetchone() == (1,)
     assert db.execute("select qty from mbt.positions where account_id = %s", [acct]).fetchone() == (D(100),)
+    assert_invariants(db)
 
 
 def test_a_client_order_id_stays_taken_after_its_order_was_canceled(db, acct):

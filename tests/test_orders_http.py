@@ -175,6 +175,7 @@ def test_a_retried_post_after_the_order_filled_is_a_422_and_buys_nothing_more(ap
     assert len(api.get("/api/fills", headers=user.auth).json()) == 1
     [position] = api.get("/api/positions", params={"symbol": f"eq.{symbol}"}, headers=user.auth).json()
     assert position["qty"] == "100"
+    assert_invariants(admin)
 
 
 def test_two_identical_submissions_at_once_make_one_order(cfg, admin, symbol):
@@ -209,3 +210,4 @@ def test_two_identical_submissions_at_once_make_one_order(cfg, admin, symbol):
     assert admin.execute("select count(*), sum(filled_qty) from mbt.orders where account_id = %s",
                          [account_id]).fetchone() == (1, D(100))
     assert admin.execute("select qty from mbt.positions where account_id = %s", [account_id]).fetchone() == (D(100),)
+    assert_invariants(admin)

@@ -5,7 +5,7 @@ from decimal import Decimal as D
 
 import pytest
 
-from conftest import sign_up_in_db
+from conftest import assert_invariants, sign_up_in_db
 from engine import add_asset, et, insert_quotes, submit
 
 
@@ -117,6 +117,7 @@ def test_a_replay_reproduces_orders_of_one_account_sharing_a_quotes_size(db):
     differences = db.execute("select * from mbt.replay_fills(%s, %s, %s)",
                              [acct, et("2026-11-24 00:00"), et("2026-11-25 00:00")]).fetchall()
     assert differences == []
+    assert_invariants(db)
 
 
 def test_a_replay_gives_an_order_filled_at_submission_only_what_earlier_orders_left_of_the_quote(db):
@@ -134,3 +135,4 @@ def test_a_replay_gives_an_order_filled_at_submission_only_what_earlier_orders_l
     differences = db.execute("select * from mbt.replay_fills(%s, %s, %s)",
                              [acct, et("2026-11-24 00:00"), et("2026-11-25 00:00")]).fetchall()
     assert differences == []
+    assert_invariants(db)
