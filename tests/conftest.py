@@ -9,12 +9,16 @@ import os
 import secrets
 import shutil
 import socket
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 
 import crash
 import httpx
@@ -108,6 +112,60 @@ def remove_stacks_of_dead_runs() -> None:
         if pid.isdigit() and not os.path.exists(f"/proc/{pid}"):
             stack.down(Config(data_dir=old))
             shutil.rmtree(old, ignore_errors=True)
+
+
+@dataclass
+class MadeRun:
+    """A `make run` (python -m mbtctl run) of its own: its process, data directory, environment and ports."""
+
+    process: subprocess.Popen
+    data_dir: Path
+    env: dict[str, str]
+    ports: dict[str, int]
+    output: str
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.ports['MBT_HTTP_PORT']}"
+
+    @property
+    def dsn(self) -> str:
+        return f"host={self.data_dir / 'run'} port={self.ports['MBT_PG_PORT']} user=postgres dbname=mbt"
+
+    def stop(self) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "mbtctl", "stop"], cwd=PROJECT_ROOT, env=self.env,
+                              capture_output=True, text=True, timeout=120)
+
+
+@contextmanager
+def own_make_run(cfg: Config, name: str, env: dict[str, str] | None = None, timeout: float = 120) -> Iterator[MadeRun]:
+    """`make run` in cfg.data_dir/name on free ports, with env on top of this process's environment, up
+    ("MBT is up" printed) for the block; stopped and removed afterwards."""
+    data_dir = cfg.data_dir / name
+    shutil.rmtree(data_dir, ignore_errors=True)
+    ports = {name: free_port() for name in ("MBT_PG_PORT", "MBT_HTTP_PORT", "MBT_POSTGREST_PORT",
+                                             "MBT_POSTGREST_ADMIN_PORT", "MBT_SESSIONS_PORT")}
+    full_env = {**os.environ, **(env or {}), "MBT_DATA_DIR": str(data_dir), **{k: str(v) for k, v in ports.items()}}
+    process = subprocess.Popen([sys.executable, "-m", "mbtctl", "run"], cwd=PROJECT_ROOT, env=full_env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    run = MadeRun(process, data_dir, full_env, ports, "")
+    try:
+        lines = []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            line = process.stdout.readline()
+            lines.append(line)
+            if "MBT is up" in line or not line:
+                break
+        run.output = "".join(lines)
+        assert f"MBT is up: {run.url}/api/" in run.output, run.output
+        yield run
+    finally:
+        run.stop()
+        if process.poll() is None:
+            process.terminate()
+            process.wait(timeout=30)
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -1,16 +1,13 @@
 """The README's commands: `make setup` is idempotent; `make run` brings the whole stack up and
 prints the URL, on a durable cluster; `make stop` stops everything it started and nothing else."""
 
-import os
-import shutil
 import subprocess
-import sys
 import time
 
 import httpx
 import psycopg
 
-from conftest import PASSWORD, free_port, unique_email
+from conftest import PASSWORD, own_make_run, unique_email
 from mbtctl.config import PROJECT_ROOT
 
 
@@ -23,25 +20,8 @@ def test_setup_run_again_installs_nothing_within_15_seconds():
 
 
 def test_run_serves_the_stack_and_stop_ends_everything_it_started(cfg):
-    data_dir = cfg.data_dir / "make-run"
-    shutil.rmtree(data_dir, ignore_errors=True)
-    ports = {name: free_port() for name in ("MBT_PG_PORT", "MBT_HTTP_PORT", "MBT_POSTGREST_PORT",
-                                             "MBT_POSTGREST_ADMIN_PORT", "MBT_SESSIONS_PORT")}
-    env = {**os.environ, "MBT_DATA_DIR": str(data_dir), **{k: str(v) for k, v in ports.items()}}
-    run = subprocess.Popen([sys.executable, "-m", "mbtctl", "run"], cwd=PROJECT_ROOT, env=env,
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        lines = []
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            line = run.stdout.readline()
-            lines.append(line)
-            if "MBT is up" in line or not line:
-                break
-        url = f"http://127.0.0.1:{ports['MBT_HTTP_PORT']}"
-        assert f"MBT is up: {url}/api/" in "".join(lines), "".join(lines)
-
-        with httpx.Client(base_url=url) as client:
+    with own_make_run(cfg, "make-run") as run:
+        with httpx.Client(base_url=run.url) as client:
             r = client.post("/api/sessions/signup", json={"email": unique_email(), "password": PASSWORD})
             assert r.status_code == 201
             token = r.json()["access_token"]
@@ -50,24 +30,17 @@ def test_run_serves_the_stack_and_stop_ends_everything_it_started(cfg):
 
         # make run's cluster is durable: a commit acknowledged is a commit kept, whatever crashes; its WAL settings
         # keep that cheaper: full-page images compressed, a checkpoint every 15 min or ~2 GB of WAL
-        with psycopg.connect(f"host={data_dir / 'run'} port={ports['MBT_PG_PORT']} user=postgres dbname=mbt") as conn:
+        with psycopg.connect(run.dsn) as conn:
             settings = {name: conn.execute(f"show {name}").fetchone()[0] for name in (
                 "fsync", "synchronous_commit", "full_page_writes", "wal_compression", "max_wal_size",
                 "checkpoint_timeout")}
         assert settings == {"fsync": "on", "synchronous_commit": "on", "full_page_writes": "on",
                             "wal_compression": "lz4", "max_wal_size": "4GB", "checkpoint_timeout": "15min"}
 
-        stop = subprocess.run([sys.executable, "-m", "mbtctl", "stop"], cwd=PROJECT_ROOT, env=env,
-                              capture_output=True, text=True, timeout=60)
+        stop = run.stop()
         assert stop.returncode == 0, stop.stderr
         assert "gateway, sessions, postgrest, postgresql" in stop.stdout
-        run.wait(timeout=30)
-        assert not list((data_dir / "run").glob("*.pid"))
+        run.process.wait(timeout=30)
+        assert not list((run.data_dir / "run").glob("*.pid"))
         # the test suite's own stack, started by someone else, is untouched
         assert httpx.get(f"{cfg.base_url}/api/sessions/health").status_code == 200
-    finally:
-        if run.poll() is None:
-            run.terminate()
-            run.wait(timeout=30)
-        subprocess.run([sys.executable, "-m", "mbtctl", "stop"], cwd=PROJECT_ROOT, env=env, capture_output=True)
-        shutil.rmtree(data_dir, ignore_errors=True)

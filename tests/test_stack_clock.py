@@ -4,7 +4,6 @@ there (mbtctl/clock.py); PostgREST, which stays on the real clock, still takes t
 import base64
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -15,7 +14,7 @@ import jwt
 import psycopg
 import pytest
 
-from conftest import PASSWORD, free_port, unique_email
+from conftest import PASSWORD, own_make_run, unique_email
 from mbtctl import clock
 from mbtctl.config import PROJECT_ROOT
 
@@ -34,57 +33,32 @@ def without_stack_clock(env: dict[str, str]) -> dict[str, str]:
 
 
 def test_make_run_at_mbt_clock_lives_at_that_instant_and_the_simulated_market_trades(cfg):
-    data_dir = cfg.data_dir / "clock-run"
-    shutil.rmtree(data_dir, ignore_errors=True)
-    ports = {name: free_port() for name in ("MBT_PG_PORT", "MBT_HTTP_PORT", "MBT_POSTGREST_PORT",
-                                             "MBT_POSTGREST_ADMIN_PORT", "MBT_SESSIONS_PORT")}
-    env = {**without_stack_clock(os.environ), "MBT_DATA_DIR": str(data_dir), "MBT_CLOCK": TUESDAY_10_00.isoformat(),
-           "MBT_WATCHLIST": "AAPL,MSFT", **{k: str(v) for k, v in ports.items()}}
-    run = subprocess.Popen([sys.executable, "-m", "mbtctl", "run"], cwd=PROJECT_ROOT, env=env,
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        lines = []
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            line = run.stdout.readline()
-            lines.append(line)
-            if "MBT is up" in line or not line:
-                break
-        assert "MBT is up" in "".join(lines), "".join(lines)
+    env = {name: "" for name in clock.ENV_VARS}  # a clock of its own, whichever the suite runs on
+    env.update(MBT_CLOCK=TUESDAY_10_00.isoformat(), MBT_WATCHLIST="AAPL,MSFT")
+    with own_make_run(cfg, "clock-run", env) as run, psycopg.connect(run.dsn, autocommit=True) as conn:
         soon_after = (TUESDAY_10_00, TUESDAY_10_00 + timedelta(minutes=3))
+        db_now = conn.execute("select now()").fetchone()[0]
+        assert soon_after[0] <= db_now <= soon_after[1]
 
-        dsn = f"host={data_dir / 'run'} port={ports['MBT_PG_PORT']} user=postgres dbname=mbt"
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            db_now = conn.execute("select now()").fetchone()[0]
-            assert soon_after[0] <= db_now <= soon_after[1]
+        with httpx.Client(base_url=run.url, timeout=10) as client:
+            r = client.post("/api/sessions/signup", json={"email": unique_email(), "password": PASSWORD})
+            assert r.status_code == 201, r.text
+            token = r.json()["access_token"]
+            issued = datetime.fromtimestamp(claims_of(token)["iat"], UTC)
+            assert soon_after[0] <= issued <= soon_after[1]
+            # PostgREST checks exp on the real clock: the gateway hands it the token on that clock
+            account = client.get("/api/account", headers={"Authorization": f"Bearer {token}"})
+            assert account.status_code == 200, account.text
+            assert account.json()["cash"] == "100000.00"
 
-            url = f"http://127.0.0.1:{ports['MBT_HTTP_PORT']}"
-            with httpx.Client(base_url=url, timeout=10) as client:
-                r = client.post("/api/sessions/signup", json={"email": unique_email(), "password": PASSWORD})
-                assert r.status_code == 201, r.text
-                token = r.json()["access_token"]
-                issued = datetime.fromtimestamp(claims_of(token)["iat"], UTC)
-                assert soon_after[0] <= issued <= soon_after[1]
-                # PostgREST checks exp on the real clock: the gateway hands it the token on that clock
-                account = client.get("/api/account", headers={"Authorization": f"Bearer {token}"})
-                assert account.status_code == 200, account.text
-                assert account.json()["cash"] == "100000.00"
-
-            # marketsim's market is open at 10:00 on a Tuesday: its quotes, stamped on the stack clock, arrive
-            deadline = time.monotonic() + 30
-            newest = None
-            while time.monotonic() < deadline and newest is None:
-                newest = conn.execute("select max(quote_time) from md.quotes where symbol = 'AAPL'").fetchone()[0]
-                time.sleep(0.5)
-            assert newest is not None, "no AAPL quote reached md.quotes"
-            assert soon_after[0] <= newest <= soon_after[1]
-    finally:
-        subprocess.run([sys.executable, "-m", "mbtctl", "stop"], cwd=PROJECT_ROOT, env=env, capture_output=True,
-                       timeout=120)
-        if run.poll() is None:
-            run.terminate()
-            run.wait(timeout=30)
-        shutil.rmtree(data_dir, ignore_errors=True)
+        # marketsim's market is open at 10:00 on a Tuesday: its quotes, stamped on the stack clock, arrive
+        deadline = time.monotonic() + 30
+        newest = None
+        while time.monotonic() < deadline and newest is None:
+            newest = conn.execute("select max(quote_time) from md.quotes where symbol = 'AAPL'").fetchone()[0]
+            time.sleep(0.5)
+        assert newest is not None, "no AAPL quote reached md.quotes"
+        assert soon_after[0] <= newest <= soon_after[1]
 
 
 def test_mbt_clock_is_refused_with_real_alpaca_data():
