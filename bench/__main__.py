@@ -134,8 +134,11 @@ def bench_config(durability: str = DURABLE) -> Config:
     """A private stack on free ports in .data/bench/<durability>: durable is `make run`'s cluster settings
     (fsync, synchronous_commit, full_page_writes on), unsafe the test suite's (all three off)."""
     pg, http, postgrest, admin, sessions = free_ports(5)
+    # the bench users' access tokens are issued once per stack and must outlive its parts (about 15 minutes of
+    # one stack; at 15 minutes, make run's lifetime, the last retention windows got 401s)
     return Config(data_dir=DATA_DIR / durability, pg_port=pg, http_port=http, postgrest_port=postgrest,
-                  postgrest_admin_port=admin, sessions_port=sessions, fast_unsafe_cluster=durability == UNSAFE)
+                  postgrest_admin_port=admin, sessions_port=sessions, fast_unsafe_cluster=durability == UNSAFE,
+                  access_token_seconds=4 * 3600)
 
 
 def start_fresh_stack(cfg: Config) -> None:
