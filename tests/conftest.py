@@ -23,6 +23,7 @@ from pathlib import Path
 import crash
 import httpx
 import psycopg
+import psycopg.sql
 import pytest
 
 from mbtctl import clock, procs, services, stack
@@ -301,9 +302,17 @@ def money(value: str) -> Decimal:
 
 def invariant_violations(conn: psycopg.Connection, as_of: datetime | str = "infinity") -> list[tuple]:
     """mbt.check_invariants at as_of (by default everything recorded, whatever its time): (account_id,
-    invariant, details) of every violation, over every account of the test database."""
-    return conn.execute("select account_id, invariant, details from mbt.check_invariants(%s::timestamptz)",
-                        [as_of]).fetchall()
+    invariant, details) of every violation, over every account of the test database. Run as the connection's
+    own (superuser) role: a test that became a caller (act_as, SET LOCAL ROLE) is that caller again afterwards."""
+    role, login = conn.execute("select current_user, session_user").fetchone()
+    if role != login:
+        conn.execute("reset role")
+    try:
+        return conn.execute("select account_id, invariant, details from mbt.check_invariants(%s::timestamptz)",
+                            [as_of]).fetchall()
+    finally:
+        if role != login:
+            conn.execute(psycopg.sql.SQL("set local role {}").format(psycopg.sql.Identifier(role)))
 
 
 def assert_invariants(conn: psycopg.Connection, as_of: datetime | str = "infinity") -> None:
